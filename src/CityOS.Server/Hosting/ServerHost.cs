@@ -1,0 +1,67 @@
+using CityOS.Broker;
+using Microsoft.Extensions.Options;
+
+namespace CityOS.Server.Hosting;
+
+/// <summary>Builds and runs the web application; tests use <see cref="Build"/> to start the real app.</summary>
+public static class ServerHost
+{
+    /// <summary>Builds the application. <paramref name="overrides"/> are configuration keys that win over every other source.</summary>
+    public static WebApplication Build(IReadOnlyDictionary<string, string?> overrides)
+    {
+        ArgumentNullException.ThrowIfNull(overrides);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.AddEnvironmentVariables();
+        builder.Configuration.AddInMemoryCollection(overrides);
+        var urls = builder.Configuration["CityOS:Urls"] ?? "http://localhost:1026";
+        builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+
+        builder.Services.AddOptions<CityOSOptions>().BindConfiguration(CityOSOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOpenApi();
+
+        var app = builder.Build();
+        app.MapOpenApi();
+        app.MapSystemEndpoints();
+        return app;
+    }
+
+    /// <summary>Runs the server until shutdown; invalid settings print which one and why and return 2.</summary>
+    public static async Task<int> RunAsync(IReadOnlyDictionary<string, string?> overrides, CancellationToken cancellationToken)
+    {
+        WebApplication app;
+        try
+        {
+            app = Build(overrides);
+        }
+        catch (InvalidOperationException e)
+        {
+            await Console.Error.WriteLineAsync($"cityos: cannot start: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
+
+        try
+        {
+            await app.RunAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+        catch (OptionsValidationException e)
+        {
+            await Console.Error.WriteLineAsync($"cityos: invalid setting in section {e.OptionsName}: {string.Join("; ", e.Failures)}").ConfigureAwait(false);
+            return 2;
+        }
+        catch (IOException e)
+        {
+            await Console.Error.WriteLineAsync($"cityos: cannot start: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
+        finally
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,37 @@
+using System.Reflection;
+using CityOS.Broker.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace CityOS.Server.Hosting;
+
+/// <summary>/health and /version.</summary>
+internal static class SystemEndpoints
+{
+    public static IEndpointRouteBuilder MapSystemEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/health", GetHealthAsync).WithName("Health").WithTags("System");
+        app.MapGet("/version", GetVersion).WithName("Version").WithTags("System");
+        return app;
+    }
+
+    private static async Task<Results<Ok<HealthReport>, JsonHttpResult<HealthReport>>> GetHealthAsync(HttpContext context, CancellationToken cancellationToken)
+    {
+        var store = context.RequestServices.GetService<IEntityStore>();
+        var ready = store is null || await store.IsReadyAsync(cancellationToken).ConfigureAwait(false);
+        var report = new HealthReport(ready ? "ok" : "unavailable", "ok", ready ? "ok" : "unavailable", store?.Name ?? "none");
+        return ready ? TypedResults.Ok(report) : TypedResults.Json(report, statusCode: StatusCodes.Status503ServiceUnavailable);
+    }
+
+    private static Ok<VersionInfo> GetVersion(HttpContext context)
+    {
+        var store = context.RequestServices.GetService<IEntityStore>();
+        var version = typeof(SystemEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+        return TypedResults.Ok(new VersionInfo("CityOS", version, "1.8.1", store?.Name ?? "none", Environment.Version.ToString()));
+    }
+}
+
+/// <summary>The /health body: overall status, liveness and storage readiness.</summary>
+public sealed record HealthReport(string Status, string Liveness, string Storage, string Store);
+
+/// <summary>The /version body.</summary>
+public sealed record VersionInfo(string Product, string Version, string NgsiLdVersion, string Store, string Runtime);

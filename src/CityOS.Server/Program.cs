@@ -1,0 +1,3 @@
+using CityOS.Server.Hosting;
+
+return await CommandLine.Build().Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -1,0 +1,52 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using CityOS.Server.Hosting;
+
+namespace CityOS.Server.Tests;
+
+public sealed class SystemEndpointsTests : IClassFixture<CityOSServer>
+{
+    private readonly CityOSServer _server;
+
+    public SystemEndpointsTests(CityOSServer server) => _server = server;
+
+    [Fact]
+    public async Task Health_reports_liveness_and_storage()
+    {
+        using var response = await _server.Client.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal("ok", (string?)body["status"]);
+        Assert.Equal("ok", (string?)body["storage"]);
+    }
+
+    [Fact]
+    public async Task Version_names_product_and_ngsi_ld_version()
+    {
+        var body = JsonNode.Parse(await _server.Client.GetStringAsync("/version"))!;
+        Assert.Equal("CityOS", (string?)body["product"]);
+        Assert.StartsWith("1.", (string?)body["ngsiLdVersion"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OpenApi_document_lists_served_paths()
+    {
+        var body = JsonNode.Parse(await _server.Client.GetStringAsync("/openapi/v1.json"))!;
+        var paths = body["paths"]!.AsObject();
+        Assert.True(paths.ContainsKey("/health"));
+        Assert.True(paths.ContainsKey("/version"));
+    }
+
+    [Fact]
+    public async Task Invalid_setting_stops_start_up_naming_the_setting()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["CityOS:Urls"] = "http://127.0.0.1:0",
+            ["CityOS:Broker:MaxPageSize"] = "0",
+        };
+        await using var app = ServerHost.Build(settings);
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
+        Assert.Contains("MaxPageSize", error.Message, StringComparison.Ordinal);
+    }
+}
