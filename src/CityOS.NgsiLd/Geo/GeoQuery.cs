@@ -39,6 +39,10 @@ public sealed record GeoQuery
     // PreparedPolygon does not support such input; plain predicates (RelateNG) then handle it robustly.
     private readonly IPreparedGeometry? _prepared;
 
+    // Computed once: NTS caches envelopes lazily, which is not something to race on from several threads.
+    private readonly Envelope _referenceEnvelope;
+    private readonly Envelope? _searchEnvelope;
+
     private GeoQuery(GeoRelation relation, string geoProperty, double? maxDistance, double? minDistance, Geometry reference)
     {
         Relation = relation;
@@ -51,7 +55,12 @@ public sealed record GeoQuery
             _prepared = PreparedGeometryFactory.Prepare(reference);
         }
 
+        _referenceEnvelope = reference.EnvelopeInternal;
         SearchBox = ComputeSearchBox();
+        if (SearchBox is { } box)
+        {
+            _searchEnvelope = new Envelope(box.MinX, box.MaxX, box.MinY, box.MaxY);
+        }
     }
 
     /// <summary>The relation the target geometry must have with the reference geometry.</summary>
@@ -91,9 +100,10 @@ public sealed record GeoQuery
 
         if (attribute is JsonArray instances)
         {
-            foreach (var instance in instances)
+            // Indexed rather than foreach: JsonArray's enumerator is boxed, one allocation per entity.
+            for (var i = 0; i < instances.Count; i++)
             {
-                if (MatchesInstance(instance))
+                if (MatchesInstance(instances[i]))
                 {
                     return true;
                 }
@@ -344,7 +354,7 @@ public sealed record GeoQuery
             default:
                 // within: the target lies inside the reference envelope; contains, equals, intersects and
                 // overlaps all require sharing at least one point with the reference.
-                var envelope = Reference.EnvelopeInternal;
+                var envelope = _referenceEnvelope;
                 return (envelope.MinX, envelope.MinY, envelope.MaxX, envelope.MaxY);
         }
     }
@@ -360,6 +370,18 @@ public sealed record GeoQuery
         if (Relation == GeoRelation.Near)
         {
             return MatchesNear(value);
+        }
+
+        // Point targets outside the reference envelope are settled without building any geometry: only
+        // disjoint holds for them. Inside it, the 2D point is enough, as every relation ignores altitude.
+        if (GeoJsonReader.TryReadPointLonLat(value, out var lon, out var lat))
+        {
+            if (!_referenceEnvelope.Intersects(lon, lat))
+            {
+                return Relation == GeoRelation.Disjoint;
+            }
+
+            return Evaluate(GeoJsonReader.Factory.CreatePoint(new Coordinate(lon, lat)));
         }
 
         var target = GeoJsonReader.Read(value, out _);
@@ -378,6 +400,12 @@ public sealed record GeoQuery
         }
         else if (GeoJsonReader.Read(value, out _) is { } target)
         {
+            // Outside the search box means farther than maxDistance: skip the reprojection.
+            if (_searchEnvelope is not null && !_searchEnvelope.Intersects(target.EnvelopeInternal))
+            {
+                return false;
+            }
+
             distance = GeoDistance.DistanceTo(reference.X, reference.Y, target);
         }
         else

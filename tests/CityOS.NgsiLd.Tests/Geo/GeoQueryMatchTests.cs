@@ -377,4 +377,27 @@ public sealed class GeoQueryMatchTests
 
         Assert.True(Query("intersects", "Polygon", bowTie).Matches(Entity("""{"type":"Point","coordinates":[106.70,10.77]}""")));
     }
+
+    [Fact]
+    public void One_query_evaluated_from_many_threads_gives_the_sequential_answers()
+    {
+        var entities = new JsonObject[400];
+        for (var i = 0; i < entities.Length; i++)
+        {
+            var lon = 106.68 + (i % 20 * 0.002);
+            var lat = 10.75 + (i / 20 * 0.002);
+            var ring = new JsonArray(new JsonArray(lon, lat), new JsonArray(lon + 0.0005, lat), new JsonArray(lon + 0.0005, lat + 0.0005), new JsonArray(lon, lat));
+            entities[i] = Entity(new JsonObject { ["type"] = "Polygon", ["coordinates"] = new JsonArray(ring) }.ToJsonString());
+        }
+
+        // A fresh query, so the prepared reference builds its lazy indexes under contention.
+        var sequential = entities.Select(Query("within", "Polygon", District1).Matches).ToArray();
+        var query = Query("within", "Polygon", District1);
+        var parallel = new bool[entities.Length];
+        Parallel.For(0, entities.Length * 10, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => parallel[i % entities.Length] = query.Matches(entities[i % entities.Length]));
+
+        Assert.Equal(sequential, parallel);
+        Assert.Contains(true, sequential);
+        Assert.Contains(false, sequential);
+    }
 }
