@@ -51,6 +51,20 @@ internal static class GeoJsonReader
     /// <summary>Reads a geometry object (<c>{"type": …, "coordinates": …}</c>).</summary>
     internal static Geometry? Read(JsonNode? node, out string? error)
     {
+        try
+        {
+            return ReadObject(node, out error);
+        }
+        catch (ArgumentException) when (node is JsonObject)
+        {
+            // JsonObject builds its member lookup lazily, and throws then if the parsed text held a member twice.
+            error = "a GeoJSON geometry must not repeat a member";
+            return null;
+        }
+    }
+
+    private static Geometry? ReadObject(JsonNode? node, out string? error)
+    {
         if (node is not JsonObject obj)
         {
             error = "a GeoJSON geometry must be a JSON object with 'type' and 'coordinates'";
@@ -108,9 +122,17 @@ internal static class GeoJsonReader
     internal static bool TryReadPointLonLat(JsonNode? node, out double lon, out double lat)
     {
         lon = lat = 0;
-        return node is JsonObject obj
-            && IsString(obj["type"], "Point"u8, "Point")
-            && TryReadPosition(obj["coordinates"], out lon, out lat, out _, out _) is null;
+        try
+        {
+            return node is JsonObject obj
+                && IsString(obj["type"], "Point"u8, "Point")
+                && TryReadPosition(obj["coordinates"], out lon, out lat, out _, out _) is null;
+        }
+        catch (ArgumentException)
+        {
+            // A repeated member (see Read): not a well-formed Point.
+            return false;
+        }
     }
 
     /// <summary>

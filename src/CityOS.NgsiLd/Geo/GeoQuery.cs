@@ -93,27 +93,16 @@ public sealed record GeoQuery
     public bool Matches(JsonObject entity)
     {
         ArgumentNullException.ThrowIfNull(entity);
-        if (!entity.TryGetPropertyValue(GeoProperty, out var attribute))
+        try
         {
+            return MatchesAttribute(entity);
+        }
+        catch (ArgumentException)
+        {
+            // JsonObject builds its member lookup lazily and throws then if the parsed text held a member
+            // twice; such an entity or instance cannot be read, so it does not match.
             return false;
         }
-
-        if (attribute is JsonArray instances)
-        {
-            // Indexed rather than foreach: JsonArray's enumerator is boxed, one allocation per entity.
-            for (var i = 0; i < instances.Count; i++)
-            {
-                if (MatchesInstance(instances[i]))
-                {
-                    return true;
-                }
-            }
-
-            return false;
-        }
-
-        // Tolerates a single instance not wrapped in an array, though the internal form always wraps it.
-        return MatchesInstance(attribute);
     }
 
     /// <summary>
@@ -144,6 +133,19 @@ public sealed record GeoQuery
     {
         ArgumentNullException.ThrowIfNull(geoQ);
         ArgumentNullException.ThrowIfNull(context);
+        try
+        {
+            return ReadGeoQ(geoQ, context);
+        }
+        catch (ArgumentException)
+        {
+            // JsonObject's lazy member lookup throws on a member given twice in the parsed text.
+            throw NgsiLdException.BadRequest("geoQ: a member is given more than once");
+        }
+    }
+
+    private static GeoQuery ReadGeoQ(JsonObject geoQ, LdContext context)
+    {
 
         var georel = RequiredString(geoQ, "georel");
         var geometry = RequiredString(geoQ, "geometry");
@@ -357,6 +359,31 @@ public sealed record GeoQuery
                 var envelope = _referenceEnvelope;
                 return (envelope.MinX, envelope.MinY, envelope.MaxX, envelope.MaxY);
         }
+    }
+
+    private bool MatchesAttribute(JsonObject entity)
+    {
+        if (!entity.TryGetPropertyValue(GeoProperty, out var attribute))
+        {
+            return false;
+        }
+
+        if (attribute is JsonArray instances)
+        {
+            // Indexed rather than foreach: JsonArray's enumerator is boxed, one allocation per entity.
+            for (var i = 0; i < instances.Count; i++)
+            {
+                if (MatchesInstance(instances[i]))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        // Tolerates a single instance not wrapped in an array, though the internal form always wraps it.
+        return MatchesInstance(attribute);
     }
 
     private bool MatchesInstance(JsonNode? instance)

@@ -199,4 +199,16 @@ public sealed class GeoJsonTests
 
         Assert.Equal(ErrorType.BadRequestData, ex.Type);
     }
+
+    [Fact]
+    public void Repeated_members_are_BadRequestData_not_ArgumentException()
+    {
+        // JsonNode.Parse accepts the text; JsonObject only throws when a member is first looked up.
+        var node = JsonNode.Parse("""{"type":"Point","type":"Point","coordinates":[1,2]}""");
+
+        var ex = Assert.Throws<NgsiLdException>(() => GeoJson.ToGeometry(node));
+
+        Assert.Equal(ErrorType.BadRequestData, ex.Type);
+        Assert.Contains("repeat", ex.Message, StringComparison.Ordinal);
+    }
 }

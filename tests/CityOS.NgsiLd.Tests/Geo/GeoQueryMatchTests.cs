@@ -400,4 +400,26 @@ public sealed class GeoQueryMatchTests
         Assert.Contains(true, sequential);
         Assert.Contains(false, sequential);
     }
+
+    [Theory]
+    [InlineData("""{"type":"Point","type":"Point","coordinates":[106.70,10.77]}""")]
+    [InlineData("""{"type":"Polygon","coordinates":[[[106.695,10.765],[106.705,10.765],[106.705,10.775],[106.695,10.765]]],"coordinates":[]}""")]
+    public void Stored_values_with_repeated_members_are_non_matches_not_errors(string value)
+    {
+        var entity = Entity(value);
+
+        Assert.False(Query("within", "Polygon", District1).Matches(entity));
+        Assert.False(Query("near;maxDistance==100000", "Point", BenThanh).Matches(entity));
+    }
+
+    [Fact]
+    public void Instances_with_repeated_members_are_non_matches_not_errors()
+    {
+        var entity = JsonNode.Parse($$$"""
+            {"id":"urn:ngsi-ld:Bus:1",
+             "{{{Location}}}":[{"type":"GeoProperty","type":"GeoProperty","value":{"type":"Point","coordinates":[106.70,10.77]}}]}
+            """)!.AsObject();
+
+        Assert.False(Query("within", "Polygon", District1).Matches(entity));
+    }
 }

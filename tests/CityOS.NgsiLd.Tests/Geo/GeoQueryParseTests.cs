@@ -209,6 +209,7 @@ public sealed class GeoQueryParseTests
     [InlineData("""{"geometry":"Point","coordinates":[8,40],"georel":"near;maxDistance=5"}""")]
     [InlineData("""{"geometry":"Point","coordinates":[8,40],"georel":"near;maxDistance==5","geoproperty":7}""")]
     [InlineData("""{"geometry":"Point","coordinates":[8,40],"georel":"near;maxDistance==5","geoproperty":""}""")]
+    [InlineData("""{"geometry":"Point","geometry":"Point","coordinates":[8,40],"georel":"near;maxDistance==5"}""")]
     public void Malformed_geoQ_is_BadRequestData(string json)
     {
         var ex = Assert.Throws<NgsiLdException>(() => GeoQuery.FromGeoQ(JsonNode.Parse(json)!.AsObject(), LdContext.Core));
