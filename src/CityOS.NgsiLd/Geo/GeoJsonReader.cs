@@ -58,7 +58,7 @@ internal static class GeoJsonReader
         catch (ArgumentException) when (node is JsonObject)
         {
             // JsonObject builds its member lookup lazily, and throws then if the parsed text held a member twice.
-            error = "a GeoJSON geometry must not repeat a member";
+            error = "Invalid GeoJSON geometry: a member is repeated";
             return null;
         }
     }
@@ -67,27 +67,27 @@ internal static class GeoJsonReader
     {
         if (node is not JsonObject obj)
         {
-            error = "a GeoJSON geometry must be a JSON object with 'type' and 'coordinates'";
+            error = "Invalid GeoJSON geometry: it must be a JSON object with 'type' and 'coordinates'";
             return null;
         }
 
         if (!TryGetString(obj["type"], out var typeName))
         {
-            error = "a GeoJSON geometry needs a string member 'type'";
+            error = "Invalid GeoJSON geometry: it needs a string member 'type'";
             return null;
         }
 
         if (!TryParseType(typeName, out var type))
         {
             error = typeName == "GeometryCollection"
-                ? "GeometryCollection is not supported by NGSI-LD GeoProperties"
-                : $"unknown GeoJSON geometry type '{Truncate(typeName)}' (expected Point, MultiPoint, LineString, MultiLineString, Polygon or MultiPolygon)";
+                ? "Invalid GeoJSON geometry: GeometryCollection is not supported by NGSI-LD GeoProperties"
+                : $"Invalid GeoJSON geometry: unknown type '{Truncate(typeName)}' (expected Point, MultiPoint, LineString, MultiLineString, Polygon or MultiPolygon)";
             return null;
         }
 
         if (!obj.TryGetPropertyValue("coordinates", out var coordinates))
         {
-            error = $"a GeoJSON {type} needs a member 'coordinates'";
+            error = $"Invalid GeoJSON {type}: it needs a member 'coordinates'";
             return null;
         }
 
@@ -109,7 +109,7 @@ internal static class GeoJsonReader
         };
         if (geometry is null)
         {
-            error = $"invalid GeoJSON {type}: {error}";
+            error = $"Invalid GeoJSON {type}: {error}";
         }
 
         return geometry;

@@ -69,8 +69,8 @@ public sealed class GeoJsonTests
     [InlineData("[1,2]", "object")]
     [InlineData("""{"coordinates":[1,2]}""", "type")]
     [InlineData("""{"type":5,"coordinates":[1,2]}""", "type")]
-    [InlineData("""{"type":"point","coordinates":[1,2]}""", "unknown GeoJSON geometry type")]
-    [InlineData("""{"type":"Circle","coordinates":[1,2]}""", "unknown GeoJSON geometry type")]
+    [InlineData("""{"type":"point","coordinates":[1,2]}""", "unknown type")]
+    [InlineData("""{"type":"Circle","coordinates":[1,2]}""", "unknown type")]
     [InlineData("""{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[1,2]}]}""", "GeometryCollection")]
     [InlineData("""{"type":"Point"}""", "coordinates")]
     [InlineData("""{"type":"Point","coordinates":null}""", "position")]
@@ -209,6 +209,6 @@ public sealed class GeoJsonTests
         var ex = Assert.Throws<NgsiLdException>(() => GeoJson.ToGeometry(node));
 
         Assert.Equal(ErrorType.BadRequestData, ex.Type);
-        Assert.Contains("repeat", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("repeated", ex.Message, StringComparison.Ordinal);
     }
 }
