@@ -4,6 +4,7 @@ namespace CityOS.NgsiLd.Model;
 public static class NameRules
 {
     private const string CorePrefix = "https://uri.etsi.org/ngsi-ld/";
+    private const string CoreCompactPrefix = "ngsi-ld:";
 
     // Non-reified core terms: members of entities or attribute instances, never attribute names.
     private static readonly HashSet<string> Reserved = new(StringComparer.Ordinal)
@@ -24,8 +25,9 @@ public static class NameRules
             return true;
         }
 
-        // The same names written as IRIs (e.g. "ngsi-ld:datasetId" once expanded).
-        return name.StartsWith(CorePrefix, StringComparison.Ordinal) && Reserved.Contains(name[CorePrefix.Length..]);
+        // The same names written as compact IRIs or IRIs ("ngsi-ld:datasetId").
+        return (name.StartsWith(CorePrefix, StringComparison.Ordinal) && Reserved.Contains(name[CorePrefix.Length..]))
+            || (name.StartsWith(CoreCompactPrefix, StringComparison.Ordinal) && Reserved.Contains(name[CoreCompactPrefix.Length..]));
     }
 
     /// <summary>
