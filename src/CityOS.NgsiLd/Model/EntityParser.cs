@@ -455,7 +455,7 @@ public static class EntityParser
             case Names.Relationship:
                 return ParseUris(path, node);
             case Names.LanguageProperty:
-                return ParseLanguageMap(path, node);
+                return ParseLanguageMap(path, node, kind);
             case Names.VocabProperty:
                 return ExpandVocabs(path, "vocab", node, context);
             case Names.JsonProperty:
@@ -529,7 +529,7 @@ public static class EntityParser
         return result;
     }
 
-    private static JsonObject ParseLanguageMap(string path, JsonNode? node)
+    private static JsonObject ParseLanguageMap(string path, JsonNode? node, PayloadKind kind)
     {
         if (node is not JsonObject map)
         {
@@ -545,7 +545,8 @@ public static class EntityParser
             }
 
             var ok = TryGetString(text, out _) || (text is JsonArray strings && AllStrings(strings));
-            if (!ok || Instances.IsNullString(text))
+            // In an update, the NGSI-LD Null as one language's text removes that language on merge.
+            if (!ok || (kind == PayloadKind.Entity && Instances.IsNullString(text)))
             {
                 throw NgsiLdException.BadRequest($"Attribute '{path}': languageMap values must be strings or arrays of strings.");
             }
