@@ -467,6 +467,11 @@ public static class EntityMerge
             Clean(value);
         }
 
+        if (instance[Names.LanguageMap] is JsonObject map)
+        {
+            Clean(map);
+        }
+
         List<string>? emptied = null;
         foreach (var (key, node) in instance)
         {
