@@ -92,7 +92,13 @@ public static class EntityParser
                 throw NgsiLdException.BadRequest($"Attribute '{key}' is given twice (as '{iri}').");
             }
 
-            result[iri] = keyValues ? ParseSimplified(key, node, kind) : ParseValue(key, node, context, kind, 0);
+            var instances = keyValues ? ParseSimplified(key, node, kind) : ParseValue(key, node, context, kind, 0);
+            if (iri is Names.LocationIri or Names.ObservationSpaceIri or Names.OperationSpaceIri)
+            {
+                RequireGeoProperty(key, instances);
+            }
+
+            result[iri] = instances;
         }
 
         return result;
@@ -127,6 +133,18 @@ public static class EntityParser
     /// <summary>True when <paramref name="node"/> is a GeoJSON geometry object (a geometry type and coordinates).</summary>
     public static bool IsGeometry(JsonNode? node) =>
         node is JsonObject o && TryGetString(o[Names.Type], out var t) && GeometryTypes.Contains(t) && o.ContainsKey("coordinates");
+
+    // location, observationSpace and operationSpace are GeoProperties by definition (§4.7); geo-queries rely on it.
+    private static void RequireGeoProperty(string path, JsonArray instances)
+    {
+        foreach (var item in instances)
+        {
+            if (item is JsonObject instance && Instances.TypeOf(instance) != Names.GeoProperty && !Instances.IsNgsiLdNull(instance))
+            {
+                throw NgsiLdException.BadRequest($"Attribute '{path}' must be a GeoProperty.");
+            }
+        }
+    }
 
     private static JsonArray ParseTypes(JsonNode? node, LdContext context)
     {

@@ -190,7 +190,7 @@ public static class EntityRenderer
 
         if (count == 1)
         {
-            return RenderInstance(first, context, options);
+            return RenderInstance(first, context, options, allowBare: true);
         }
 
         var array = new JsonArray();
@@ -198,14 +198,15 @@ public static class EntityRenderer
         {
             if (item is JsonObject instance && KeepInstance(instance, datasetIds))
             {
-                array.Add(RenderInstance(instance, context, options));
+                // Inside an array every instance stays an object: a bare value there would read back as invalid.
+                array.Add(RenderInstance(instance, context, options, allowBare: false));
             }
         }
 
         return array;
     }
 
-    private static JsonNode RenderInstance(JsonObject instance, LdContext context, RenderOptions options)
+    private static JsonNode RenderInstance(JsonObject instance, LdContext context, RenderOptions options, bool allowBare)
     {
         var type = Instances.TypeOf(instance);
         var concise = options.Representation == Representation.Concise;
@@ -263,7 +264,7 @@ public static class EntityRenderer
             }
         }
 
-        if (concise && output.Count == 1 && output[Names.Value] is { } bare
+        if (concise && allowBare && output.Count == 1 && output[Names.Value] is { } bare
             && (type == Names.GeoProperty || (type == Names.Property && IsBareable(bare))))
         {
             // The bare form: a Property value or a geometry that reads back to the same attribute.

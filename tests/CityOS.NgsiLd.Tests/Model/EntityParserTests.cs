@@ -368,4 +368,22 @@ public sealed class EntityParserTests
         Assert.Equal("2030-01-01T00:00:00Z", (string?)ParseEntity("""{"id":"urn:a:1","type":"T","expiresAt":"2030-01-01T00:00:00Z"}""")["expiresAt"]);
         BadEntity("""{"id":"urn:a:1","type":"T","expiresAt":"tomorrow"}""");
     }
+
+    [Theory]
+    [InlineData("location", "\"Paris\"")]
+    [InlineData("observationSpace", """{"type":"Property","value":{"type":"Point","coordinates":[1,2]}}""")]
+    [InlineData("operationSpace", """{"object":"urn:a:1"}""")]
+    public void Core_geo_attributes_must_be_geoproperties(string name, string attribute)
+    {
+        var ex = BadEntity($$$"""{ {{{Head}}}, "{{{name}}}": {{{attribute}}} }""");
+        Assert.Contains(name, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("GeoProperty", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Location_may_be_deleted_with_the_ngsi_ld_null_in_fragments()
+    {
+        var f = ParseFragment("""{"location":"urn:ngsi-ld:null"}""");
+        Assert.True(Instances.IsNgsiLdNull(f["https://uri.etsi.org/ngsi-ld/location"]![0]!.AsObject()));
+    }
 }

@@ -226,4 +226,13 @@ public sealed class EntityRendererTests
         var rendered = EntityRenderer.Render(stored, Ctx, new RenderOptions { Representation = Representation.KeyValues });
         AssertJson("""{"id":"urn:a:1","type":"T","speed":5,"address":{"city":"X"},"tags":["a"]}""", rendered);
     }
+
+    [Fact]
+    public void Concise_multi_instance_attribute_keeps_every_instance_an_object()
+    {
+        var stored = ParseEntity("""{"id":"urn:a:1","type":"T","speed":[{"value":1},{"value":2,"datasetId":"urn:ds:b"}]}""");
+        var rendered = EntityRenderer.Render(stored, Ctx, new RenderOptions { Representation = Representation.Concise });
+        AssertJson("""[{"value":1},{"value":2,"datasetId":"urn:ds:b"}]""", rendered["speed"]);
+        AssertJson(stored.ToJsonString(), EntityParser.Parse(rendered, Ctx, PayloadKind.Entity));
+    }
 }
