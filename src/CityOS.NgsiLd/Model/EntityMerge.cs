@@ -134,7 +134,7 @@ public static class EntityMerge
 
         result[Names.ModifiedAt] = stamp;
         update = new EntityUpdate(result);
-        update.AddUpdated(attributeIri, created: false, deleted);
+        update.AddUpdated(attributeIri, created: false, deleted, !SameContent(entity[attributeIri], result[attributeIri]));
         return true;
     }
 
@@ -155,9 +155,14 @@ public static class EntityMerge
             {
                 update.ScopeChanged = ApplyScopes(result, node as JsonArray, append: mode == Mode.AppendNoOverwrite);
             }
+            else if (key == Names.ExpiresAt && node is not null && (mode != Mode.AppendNoOverwrite || !result.ContainsKey(key)))
+            {
+                result[key] = node.DeepClone();
+                update.ExpiresAtChanged = true;
+            }
             else if (Names.IsAttributeKey(key) && node is JsonArray instances)
             {
-                ApplyAttribute(result, key, instances, mode, keyValues, stamp, update);
+                ApplyAttribute(entity, result, key, instances, mode, keyValues, stamp, update);
             }
         }
 
@@ -169,7 +174,7 @@ public static class EntityMerge
         return update;
     }
 
-    private static void ApplyAttribute(JsonObject result, string key, JsonArray patches, Mode mode, bool keyValues, string stamp, EntityUpdate update)
+    private static void ApplyAttribute(JsonObject original, JsonObject result, string key, JsonArray patches, Mode mode, bool keyValues, string stamp, EntityUpdate update)
     {
         var existing = result[key] as JsonArray;
         var existed = existing is { Count: > 0 };
@@ -243,7 +248,7 @@ public static class EntityMerge
 
         if (written)
         {
-            update.AddUpdated(key, created: !existed && result.ContainsKey(key), deleted: existed && !result.ContainsKey(key));
+            update.AddUpdated(key, created: !existed && result.ContainsKey(key), deleted: existed && !result.ContainsKey(key), !SameContent(original[key], result[key]));
         }
         else if (reason is not null)
         {
@@ -506,6 +511,57 @@ public static class EntityMerge
             {
                 CleanInstance(instance);
             }
+        }
+    }
+
+    /// <summary>Deep equality that ignores the system timestamps createdAt and modifiedAt at every level.</summary>
+    internal static bool SameContent(JsonNode? a, JsonNode? b)
+    {
+        switch (a)
+        {
+            case JsonObject x when b is JsonObject y:
+                var countX = 0;
+                foreach (var (key, node) in x)
+                {
+                    if (key is Names.CreatedAt or Names.ModifiedAt)
+                    {
+                        continue;
+                    }
+
+                    countX++;
+                    if (!y.TryGetPropertyValue(key, out var other) || !SameContent(node, other))
+                    {
+                        return false;
+                    }
+                }
+
+                var countY = 0;
+                foreach (var (key, _) in y)
+                {
+                    if (key is not (Names.CreatedAt or Names.ModifiedAt))
+                    {
+                        countY++;
+                    }
+                }
+
+                return countX == countY;
+            case JsonArray x when b is JsonArray y:
+                if (x.Count != y.Count)
+                {
+                    return false;
+                }
+
+                for (var i = 0; i < x.Count; i++)
+                {
+                    if (!SameContent(x[i], y[i]))
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            default:
+                return JsonNode.DeepEquals(a, b);
         }
     }
 

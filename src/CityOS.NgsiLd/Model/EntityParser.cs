@@ -643,8 +643,9 @@ public static class EntityParser
         {
             throw NgsiLdException.BadRequest($"Attribute '{path}': {ex.Message}");
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or JsonException or OverflowException)
         {
+            // Whatever the geometry library objects to is still the client's bad data, never a 500.
             throw NgsiLdException.BadRequest($"Attribute '{path}': invalid geometry ({ex.Message}).");
         }
     }

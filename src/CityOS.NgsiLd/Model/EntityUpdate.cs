@@ -11,6 +11,7 @@ public sealed class EntityUpdate
     private readonly List<string> _updated = [];
     private readonly List<string> _created = [];
     private readonly List<string> _deleted = [];
+    private readonly List<string> _contentChanged = [];
     private readonly List<NotUpdatedDetail> _notUpdated = [];
 
     internal EntityUpdate(JsonObject entity)
@@ -30,6 +31,13 @@ public sealed class EntityUpdate
     /// <summary>Attributes that existed before and are gone after it (a subset of <see cref="Updated"/>).</summary>
     public IReadOnlyList<string> Deleted => _deleted;
 
+    /// <summary>
+    /// Attributes written whose content differs from before, system timestamps aside (a subset of
+    /// <see cref="Updated"/>). Rewriting the same value is an update but not a change: on-change
+    /// subscriptions fire only for these.
+    /// </summary>
+    public IReadOnlyList<string> ContentChanged => _contentChanged;
+
     /// <summary>Attributes of the fragment that were not applied, with the reason.</summary>
     public IReadOnlyList<NotUpdatedDetail> NotUpdated => _notUpdated;
 
@@ -39,12 +47,20 @@ public sealed class EntityUpdate
     /// <summary>True when the entity's scopes were replaced, extended or removed.</summary>
     public bool ScopeChanged { get; internal set; }
 
-    /// <summary>True when anything was written (the entity's modifiedAt was then set).</summary>
-    public bool Changed => _updated.Count > 0 || TypesChanged || ScopeChanged;
+    /// <summary>True when the entity's expiresAt was set.</summary>
+    public bool ExpiresAtChanged { get; internal set; }
 
-    internal void AddUpdated(string iri, bool created, bool deleted)
+    /// <summary>True when anything was written (the entity's modifiedAt was then set).</summary>
+    public bool Changed => _updated.Count > 0 || TypesChanged || ScopeChanged || ExpiresAtChanged;
+
+    internal void AddUpdated(string iri, bool created, bool deleted, bool contentChanged)
     {
         _updated.Add(iri);
+        if (contentChanged)
+        {
+            _contentChanged.Add(iri);
+        }
+
         if (created)
         {
             _created.Add(iri);

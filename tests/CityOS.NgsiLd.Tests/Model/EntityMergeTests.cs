@@ -243,4 +243,14 @@ public sealed class EntityMergeTests
         Assert.False(r.ContainsKey(Vocab + "speed"));
         Assert.Equal(S1, (string?)Instance(r, "color")["createdAt"]);
     }
+
+    [Fact]
+    public void Rewriting_the_same_value_is_an_update_but_not_a_content_change()
+    {
+        var same = EntityMerge.Merge(Stored(), ParseFragment("""{"owner":{"object":"urn:p:1"},"speed":{"value":1}}"""), T1);
+        Assert.Equal([Vocab + "owner", Vocab + "speed"], same.Updated);
+        Assert.Empty(same.ContentChanged);
+        var different = EntityMerge.UpdateExisting(Stored(), ParseFragment("""{"owner":{"object":"urn:p:2"}}"""), T1);
+        Assert.Equal([Vocab + "owner"], different.ContentChanged);
+    }
 }
