@@ -11,6 +11,11 @@ public enum Representation
 /// <summary>How to render an entity for one request.</summary>
 public sealed record RenderOptions
 {
+    private readonly string? _lang;
+
+    /// <summary>Normalized rendering, no system attributes, no projection: the default of every read.</summary>
+    public static RenderOptions Default { get; } = new();
+
     public Representation Representation { get; init; } = Representation.Normalized;
 
     /// <summary>options=sysAttrs: include createdAt/modifiedAt.</summary>
@@ -23,8 +28,19 @@ public sealed record RenderOptions
     public IReadOnlySet<string>? Omit { get; init; }
 
     /// <summary>lang= (e.g. "fr", "fr-CH,fr;q=0.9,*"): turns LanguageProperties into Properties.</summary>
-    public string? Lang { get; init; }
+    public string? Lang
+    {
+        get => _lang;
+        init
+        {
+            _lang = value;
+            // Parsed once per request rather than once per attribute rendered.
+            LanguageRanges = value is null ? null : LanguagePreference.Parse(value);
+        }
+    }
 
     /// <summary>datasetId= filter: instances to keep ("@none" = default instance); null keeps all.</summary>
     public IReadOnlySet<string>? DatasetIds { get; init; }
+
+    internal LanguagePreference? LanguageRanges { get; private init; }
 }
