@@ -47,9 +47,9 @@ internal static class QEvaluator
     {
         if (attribute is JsonArray instances)
         {
-            foreach (var instance in instances)
+            for (var i = 0; i < instances.Count; i++)
             {
-                if (instance is JsonObject o && Instance(o, path, depth, comparison))
+                if (instances[i] is JsonObject o && Instance(o, path, depth, comparison))
                 {
                     return true;
                 }
@@ -164,9 +164,9 @@ internal static class QEvaluator
     {
         if (target is JsonArray array)
         {
-            foreach (var item in array)
+            for (var i = 0; i < array.Count; i++)
             {
-                if (item is not null && PositiveScalar(item, kind, value))
+                if (array[i] is { } item && PositiveScalar(item, kind, value))
                 {
                     return true;
                 }
@@ -177,8 +177,9 @@ internal static class QEvaluator
 
         if (kind == TargetKind.LanguageMap && target is JsonObject map)
         {
-            foreach (var (_, text) in map)
+            for (var i = 0; i < map.Count; i++)
             {
+                var text = map.GetAt(i).Value;
                 if (text is not null && Positive(text, TargetKind.Plain, value))
                 {
                     return true;
@@ -250,9 +251,9 @@ internal static class QEvaluator
     {
         if (target is JsonArray array)
         {
-            foreach (var item in array)
+            for (var i = 0; i < array.Count; i++)
             {
-                if (item is JsonValue v && Satisfies(CompareScalar(v, literal), op))
+                if (array[i] is JsonValue v && Satisfies(CompareScalar(v, literal), op))
                 {
                     return true;
                 }
@@ -263,8 +264,9 @@ internal static class QEvaluator
 
         if (kind == TargetKind.LanguageMap && target is JsonObject map)
         {
-            foreach (var (_, text) in map)
+            for (var i = 0; i < map.Count; i++)
             {
+                var text = map.GetAt(i).Value;
                 if (text is not null && Ordered(text, TargetKind.Plain, op, literal))
                 {
                     return true;
@@ -333,9 +335,9 @@ internal static class QEvaluator
     {
         if (target is JsonArray array)
         {
-            foreach (var item in array)
+            for (var i = 0; i < array.Count; i++)
             {
-                if (item is not null)
+                if (array[i] is { } item)
                 {
                     outcome = RegexOver(item, TargetKind.Plain, regex, outcome);
                 }
@@ -346,8 +348,9 @@ internal static class QEvaluator
 
         if (kind == TargetKind.LanguageMap && target is JsonObject map)
         {
-            foreach (var (_, text) in map)
+            for (var i = 0; i < map.Count; i++)
             {
+                var text = map.GetAt(i).Value;
                 if (text is not null)
                 {
                     outcome = RegexOver(text, TargetKind.Plain, regex, outcome);

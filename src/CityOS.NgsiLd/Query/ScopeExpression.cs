@@ -46,9 +46,9 @@ public sealed record ScopePattern : ScopeExpression
             return false;
         }
 
-        foreach (var scope in scopes)
+        for (var i = 0; i < scopes.Count; i++)
         {
-            if (scope is JsonValue value && value.GetValueKind() == JsonValueKind.String
+            if (scopes[i] is JsonValue value && value.GetValueKind() == JsonValueKind.String
                 && value.TryGetValue<string>(out var text) && MatchesScope(text))
             {
                 return true;

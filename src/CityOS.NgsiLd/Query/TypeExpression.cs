@@ -31,9 +31,9 @@ public sealed record TypeName(string Iri) : TypeExpression
     public override bool Matches(JsonArray entityTypes)
     {
         ArgumentNullException.ThrowIfNull(entityTypes);
-        foreach (var type in entityTypes)
+        for (var i = 0; i < entityTypes.Count; i++)
         {
-            if (type is JsonValue value && Equal(value, Iri))
+            if (entityTypes[i] is JsonValue value && Equal(value, Iri))
             {
                 return true;
             }
