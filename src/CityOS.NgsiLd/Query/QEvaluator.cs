@@ -36,11 +36,17 @@ internal static class QEvaluator
         TimedOut,
     }
 
-    public static bool Exists(JsonObject entity, QPath path) =>
-        entity.TryGetPropertyValue(path.Attribute, out var attribute) && Walk(attribute, path, 0, null);
+    public static bool Exists(JsonObject entity, QPath path)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        return entity.TryGetPropertyValue(path.Attribute, out var attribute) && Walk(attribute, path, 0, null);
+    }
 
-    public static bool Compare(JsonObject entity, QComparison comparison) =>
-        entity.TryGetPropertyValue(comparison.Path.Attribute, out var attribute) && Walk(attribute, comparison.Path, 0, comparison);
+    public static bool Compare(JsonObject entity, QComparison comparison)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        return entity.TryGetPropertyValue(comparison.Path.Attribute, out var attribute) && Walk(attribute, comparison.Path, 0, comparison);
+    }
 
     // An attribute is an array of instances in the internal form; a lone object is tolerated.
     private static bool Walk(JsonNode? attribute, QPath path, int depth, QComparison? comparison)

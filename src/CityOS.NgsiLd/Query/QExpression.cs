@@ -12,6 +12,8 @@ namespace CityOS.NgsiLd.Query;
 /// combined with <see cref="QAnd"/> / <see cref="QOr"/>) into its own query language, and fall back to
 /// <see cref="Matches"/> for the rest. Node kinds: <see cref="QAnd"/>, <see cref="QOr"/>,
 /// <see cref="QExists"/>, <see cref="QAbsent"/>, <see cref="QComparison"/>.
+/// Expressions are immutable and safe to share between threads, so a parsed q can be cached (e.g. per
+/// subscription) and evaluated concurrently; evaluation allocates nothing for the common operators.
 /// </remarks>
 public abstract record QExpression
 {

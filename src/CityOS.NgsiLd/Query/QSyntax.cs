@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -19,6 +20,8 @@ namespace CityOS.NgsiLd.Query;
 /// </summary>
 internal sealed class QSyntax
 {
+    private static readonly SearchValues<char> NotInIri = SearchValues.Create(" \t\r\n\"<>{}|\\^`");
+
     private readonly string _q;
     private readonly LdContext _context;
     private int _pos;
@@ -416,7 +419,7 @@ internal sealed class QSyntax
                 DateTime = TemporalText.TryParseDateTime(text, out var dt) ? dt : null,
                 Date = TemporalText.TryParseDate(text, out var d) ? d : null,
                 Time = TemporalText.TryParseTime(text, out var t) ? t : null,
-                VocabIri = _context.ExpandVocabValue(text),
+                VocabIri = ExpandVocab(text),
             };
         }
 
@@ -474,7 +477,7 @@ internal sealed class QSyntax
 
         if (IsUri(token))
         {
-            return new QLiteral(QValueKind.Uri, token) { VocabIri = _context.ExpandVocabValue(token) };
+            return new QLiteral(QValueKind.Uri, token) { VocabIri = ExpandVocab(token) };
         }
 
         if (char.IsAsciiDigit(token[0]) || token[0] is '-' or '+' or '.')
@@ -483,6 +486,25 @@ internal sealed class QSyntax
         }
 
         throw Error($"'{token}' is not a value: strings must be double-quoted", start);
+    }
+
+    // Any string might be compared with a VocabProperty, but only a term or IRI can be one of its values;
+    // free text ("Unter den Linden") is not offered to the expander, which may reject it.
+    private string? ExpandVocab(string text)
+    {
+        if (text.Length == 0 || text.AsSpan().ContainsAny(NotInIri))
+        {
+            return null;
+        }
+
+        try
+        {
+            return _context.ExpandVocabValue(text);
+        }
+        catch (Exception e) when (e is NgsiLdException or ArgumentException or FormatException)
+        {
+            return null;
+        }
     }
 
     private static bool IsJsonNumber(ReadOnlySpan<char> s)

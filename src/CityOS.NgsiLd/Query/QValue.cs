@@ -68,7 +68,8 @@ public sealed record QLiteral : QValue
 
     /// <summary>
     /// For strings and URIs: the value expanded as a vocabulary term with the request @context, which is
-    /// what a VocabProperty stores; null for other kinds.
+    /// what a VocabProperty stores; null for other kinds and for text that cannot be a term or IRI
+    /// (whitespace, quotes, …), which then never equals a vocab value.
     /// </summary>
     public string? VocabIri { get; init; }
 }

@@ -140,6 +140,8 @@ public sealed class QEvaluationTests
     [InlineData("temperature.datasetId==\"urn:ngsi-ld:dataset:b\"", true)]
     [InlineData("temperature.datasetId==urn:ngsi-ld:dataset:c", false)]
     [InlineData("(temperature>25;temperature<25)", true)]
+    [InlineData("temperature!=20", true)]
+    [InlineData("temperature!=20,30", false)]
     public void Multi_instance_attribute_matches_when_any_instance_does(string q, bool expected) =>
         Assert.Equal(expected, Matches(q));
 
@@ -365,5 +367,45 @@ public sealed class QEvaluationTests
 
         Assert.Equal("urn:cityos:speed", ((QExists)QParser.Parse("urn:cityos:speed", LdContext.Core)).Path.Attribute);
         Assert.True(QParser.Parse("urn:cityos:speed==1", LdContext.Core).Matches(entity));
+    }
+
+    [Fact]
+    public void Free_text_never_equals_a_vocab_value()
+    {
+        var literal = (QLiteral)((QComparison)Parse("fuel==\"diesel oil\"")).Value;
+        Assert.Null(literal.VocabIri);
+        Assert.False(Matches("fuel==\"diesel oil\""));
+        Assert.True(Matches("fuel!=\"diesel oil\""));
+    }
+
+    [Theory]
+    [InlineData("speed>50")]
+    [InlineData("speed==1,2,55")]
+    [InlineData("brand==\"Mercedes\"")]
+    [InlineData("temperature==25..35")]
+    [InlineData("owner==urn:ngsi-ld:Person:1")]
+    [InlineData("passengers==urn:ngsi-ld:Person:3")]
+    [InlineData("category==\"public\"")]
+    [InlineData("name[de]==\"Omnibus\"")]
+    [InlineData("name==\"Autobus\"")]
+    [InlineData("address[street.number]==5")]
+    [InlineData("speed.accuracy>0.5;!missing|electric==true")]
+    public void Evaluation_allocates_nothing(string q)
+    {
+        // Evaluation runs for every candidate entity; a regression here multiplies by the result set.
+        var expression = Parse(q);
+        var entity = Vehicle();
+        var expected = expression.Matches(entity);
+        var mismatches = 0;
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 100; i++)
+        {
+            // No Assert inside the loop: xUnit's comparers allocate.
+            mismatches += expression.Matches(entity) == expected ? 0 : 1;
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, mismatches);
+        Assert.Equal(0, allocated);
     }
 }

@@ -107,4 +107,33 @@ public sealed class ScopeQueryTests
         var e = Assert.Throws<NgsiLdException>(() => ScopeQueryParser.Parse(scopeQ));
         Assert.Equal(ErrorType.BadRequestData, e.Type);
     }
+
+    [Fact]
+    public void Random_garbage_only_ever_raises_BadRequestData()
+    {
+        const string alphabet = "ab/+#*(),;| .:";
+        var random = new Random(42);
+        var types = new JsonArray("a", "/a/b");
+        for (var i = 0; i < 3000; i++)
+        {
+            var chars = new char[random.Next(1, 16)];
+            for (var j = 0; j < chars.Length; j++)
+            {
+                chars[j] = alphabet[random.Next(alphabet.Length)];
+            }
+
+            var text = new string(chars);
+            try
+            {
+                ScopeQueryParser.Parse(text).Matches(types);
+            }
+            catch (CityOS.NgsiLd.Errors.NgsiLdException e) when (e.Type == CityOS.NgsiLd.Errors.ErrorType.BadRequestData)
+            {
+            }
+            catch (Exception e)
+            {
+                Assert.Fail($"'{text}' threw {e.GetType().Name}: {e.Message}");
+            }
+        }
+    }
 }
