@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -164,10 +166,17 @@ internal static class BenchReportFile
 
         // Write beside and move, so an interrupted run never leaves a half-written results file.
         var temporary = path + ".tmp";
+        // Relaxed escaping keeps '+', '→' and Vietnamese names readable; the file is never embedded in HTML.
+        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            JsonSerializer.Serialize(writer, report, BenchJsonContext.Default.BenchReport);
+        }
+
         var stream = File.Create(temporary);
         await using (stream.ConfigureAwait(false))
         {
-            await JsonSerializer.SerializeAsync(stream, report, BenchJsonContext.Default.BenchReport, cancellationToken).ConfigureAwait(false);
+            await stream.WriteAsync(buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
         }
 
         File.Move(temporary, path, overwrite: true);

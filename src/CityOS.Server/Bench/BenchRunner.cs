@@ -99,7 +99,7 @@ internal sealed class BenchRunner : IDisposable
         {
             report.ServerVersion = await ReadServerVersionAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (IsNoAnswer(e, cancellationToken))
         {
             await _output.WriteLineAsync($"cityos bench: cannot reach the server at {_options.BaseUrl}: {e.Message}\nStart it first, e.g. `cityos serve --data-dir /tmp/bench-data` (see docs/benchmarks.md).").ConfigureAwait(false);
             return 1;
@@ -411,6 +411,18 @@ internal sealed class BenchRunner : IDisposable
     /// <summary><c>GET /entities?type=WeatherObserved&amp;limit=0&amp;count=true</c> → NGSILD-Results-Count; an unknown tenant counts 0.</summary>
     private async Task<(long? Count, string? Note)> CountWeatherAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            return await CountWeatherCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsNoAnswer(e, cancellationToken))
+        {
+            return (null, $"counting the dataset got no answer: {e.Message}");
+        }
+    }
+
+    private async Task<(long? Count, string? Note)> CountWeatherCoreAsync(CancellationToken cancellationToken)
+    {
         using var response = await _client.GetAsync(Api($"entities?type={EntityPayloads.WeatherType}&limit=0&count=true"), cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotFound)
         {
@@ -432,6 +444,18 @@ internal sealed class BenchRunner : IDisposable
 
     /// <summary>One unmeasured request with count=true, so the results show how much a query actually matched.</summary>
     private async Task<string> SampleAsync(Uri uri, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await SampleCoreAsync(uri, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsNoAnswer(e, cancellationToken))
+        {
+            return $"sample {uri.PathAndQuery} got no answer: {e.Message}";
+        }
+    }
+
+    private async Task<string> SampleCoreAsync(Uri uri, CancellationToken cancellationToken)
     {
         using var response = await _client.GetAsync(new Uri(uri + "&count=true"), cancellationToken).ConfigureAwait(false);
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
@@ -547,6 +571,10 @@ internal sealed class BenchRunner : IDisposable
             result.Note = $"no request completed within {_options.DurationSeconds} s.";
         }
     }
+
+    /// <summary>The server did not answer (refused, reset, timed out) and the run itself was not cancelled.</summary>
+    private static bool IsNoAnswer(Exception e, CancellationToken cancellationToken) =>
+        !cancellationToken.IsCancellationRequested && e is HttpRequestException or IOException or TaskCanceledException;
 
     private static ScenarioResult NewResult(string name, string description, double target, string unit, string comparison) => new()
     {
