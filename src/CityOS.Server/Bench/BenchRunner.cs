@@ -22,7 +22,7 @@ internal sealed class BenchRunner : IDisposable
     private const double LatencyTargetMs = 20;
     private const long Mebibyte = 1024 * 1024;
 
-    /// <summary>The q filters of the query scenario, cycled: about two thirds and about one twentieth of the dataset match.</summary>
+    /// <summary>The q filters of the query scenario, cycled: about two thirds and about one twelfth of the dataset match.</summary>
     internal static readonly IReadOnlyList<string> QueryFilters = ["temperature>20", "temperature>35;relativeHumidity<0.5"];
 
     private readonly BenchOptions _options;
@@ -41,7 +41,7 @@ internal sealed class BenchRunner : IDisposable
         _options = options;
         _output = output;
         _client = CreateClient(options);
-        _load = new LoadGenerator(_client);
+        _load = new LoadGenerator(_client, options.RequestTimeout);
     }
 
     /// <summary>

@@ -39,8 +39,15 @@ internal sealed class LoadGenerator
     private const int FirstErrorMaxChars = 600;
     private const int DrainBufferBytes = 64 * 1024;
     private readonly HttpClient _client;
+    private readonly TimeSpan _requestTimeout;
 
-    public LoadGenerator(HttpClient client) => _client = client;
+    /// <param name="client">The run's one client.</param>
+    /// <param name="requestTimeout">Bound of each request including its body (HttpClient.Timeout stops at the headers).</param>
+    public LoadGenerator(HttpClient client, TimeSpan requestTimeout)
+    {
+        _client = client;
+        _requestTimeout = requestTimeout;
+    }
 
     /// <summary>True for 2xx except 207, which NGSI-LD uses for partly (or wholly) failed batches.</summary>
     public static bool IsSuccess(HttpStatusCode status) => (int)status is >= 200 and < 300 && status != HttpStatusCode.MultiStatus;
@@ -96,58 +103,92 @@ internal sealed class LoadGenerator
     private async Task WorkerAsync(int worker, PhaseState state, Func<int, long, HttpRequestMessage> createRequest, CancellationToken cancellationToken)
     {
         var drain = new byte[DrainBufferBytes];
-        while (!cancellationToken.IsCancellationRequested && Stopwatch.GetTimestamp() < state.Deadline && !state.GaveUp)
+
+        // One timeout source per worker, re-armed per request and reset after it, so bounding every
+        // request (body included) costs no allocation unless a request actually times out.
+        var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
         {
-            var sequence = Interlocked.Increment(ref state.Issued) - 1;
-            if (sequence >= state.MaxRequests)
+            while (!cancellationToken.IsCancellationRequested && Stopwatch.GetTimestamp() < state.Deadline && !state.GaveUp)
             {
-                break;
+                var sequence = Interlocked.Increment(ref state.Issued) - 1;
+                if (sequence >= state.MaxRequests)
+                {
+                    break;
+                }
+
+                if (!timeout.TryReset())
+                {
+                    timeout.Dispose();
+                    timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                }
+
+                timeout.CancelAfter(_requestTimeout);
+                using var request = createRequest(worker, sequence);
+                var (failed, description) = await SendAsync(request, drain, state, timeout.Token, cancellationToken).ConfigureAwait(false);
+                if (!failed)
+                {
+                    Interlocked.Increment(ref state.Successes);
+                    continue;
+                }
+
+                var errors = Interlocked.Increment(ref state.Errors);
+                if (description is not null)
+                {
+                    Interlocked.CompareExchange(ref state.FirstError, Shorten(description), null);
+                }
+
+                if (errors >= GiveUpAfterErrors && Volatile.Read(ref state.Successes) == 0)
+                {
+                    state.GaveUp = true;
+                }
+            }
+        }
+        finally
+        {
+            timeout.Dispose();
+        }
+    }
+
+    /// <summary>Sends one request, reads its answer to the end, and records its latency.</summary>
+    /// <returns>Whether it failed, and for the first failure of the phase a description.</returns>
+    private async Task<(bool Failed, string? Description)> SendAsync(
+        HttpRequestMessage request,
+        byte[] drain,
+        PhaseState state,
+        CancellationToken requestToken,
+        CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            // Headers first, then the body read into a reused buffer: the measured time includes the
+            // whole response without HttpClient buffering each body into a fresh MemoryStream.
+            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, requestToken).ConfigureAwait(false);
+            if (IsSuccess(response.StatusCode))
+            {
+                await DrainAsync(response, drain, requestToken).ConfigureAwait(false);
+                return (false, null);
             }
 
-            using var request = createRequest(worker, sequence);
-            var started = Stopwatch.GetTimestamp();
-            var failed = false;
-            string? description = null;
-            try
+            if (Volatile.Read(ref state.FirstError) is null)
             {
-                // Headers first, then the body read into a reused buffer: the measured time includes the
-                // whole response without HttpClient buffering each body into a fresh MemoryStream.
-                using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-                failed = !IsSuccess(response.StatusCode);
-                if (failed && Volatile.Read(ref state.FirstError) is null)
-                {
-                    description = await DescribeAsync(request, response, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    await DrainAsync(response, drain, cancellationToken).ConfigureAwait(false);
-                }
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested
-                && e is HttpRequestException or IOException or OperationCanceledException)
-            {
-                // No answer at all (refused, reset, or the client timeout): an error like any non-2xx.
-                failed = true;
-                description = $"{request.Method} {request.RequestUri?.PathAndQuery}: {e.GetType().Name}: {e.Message}";
+                return (true, await DescribeAsync(request, response, requestToken).ConfigureAwait(false));
             }
 
+            await DrainAsync(response, drain, requestToken).ConfigureAwait(false);
+            return (true, null);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested
+            && e is HttpRequestException or IOException or OperationCanceledException)
+        {
+            // No answer at all (refused, reset, or timed out): an error like any non-2xx.
+            var reason = e is OperationCanceledException ? $"no complete answer within {_requestTimeout.TotalSeconds:0} s" : $"{e.GetType().Name}: {e.Message}";
+            return (true, $"{request.Method} {request.RequestUri?.PathAndQuery}: {reason}");
+        }
+        finally
+        {
             state.Latency.RecordElapsed(started, Stopwatch.GetTimestamp());
-            if (!failed)
-            {
-                Interlocked.Increment(ref state.Successes);
-                continue;
-            }
-
-            var errors = Interlocked.Increment(ref state.Errors);
-            if (description is not null)
-            {
-                Interlocked.CompareExchange(ref state.FirstError, Shorten(description), null);
-            }
-
-            if (errors >= GiveUpAfterErrors && Volatile.Read(ref state.Successes) == 0)
-            {
-                state.GaveUp = true;
-            }
         }
     }
 

@@ -100,6 +100,20 @@ public sealed class BenchRunnerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Requests_unanswered_within_the_timeout_count_as_errors()
+    {
+        _broker.CreateDelay = TimeSpan.FromSeconds(5);
+
+        var (exitCode, _, json) = await RunAsync(Options() with { Scenarios = ["create"], RequestTimeout = TimeSpan.FromMilliseconds(300), Concurrency = 2 });
+
+        var create = json["scenarios"]![0]!;
+        Assert.Equal(0, exitCode);
+        Assert.Equal(0, (long)create["requests"]!);
+        Assert.InRange((long)create["errors"]!, 2, 20);
+        Assert.Contains("no complete answer within", (string?)create["firstError"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Rss1m_loads_entities_and_reports_the_server_memory()
     {
         var (_, _, json) = await RunAsync(Options() with { Scenarios = ["rss1m"], ServerPid = Environment.ProcessId, Rss1mEntities = 3000 });

@@ -34,6 +34,9 @@ internal sealed class FakeBroker : IAsyncDisposable
 
     public int UpsertRequests => _upserts;
 
+    /// <summary>How long POST /entities waits before answering.</summary>
+    public TimeSpan CreateDelay { get; set; }
+
     /// <summary>When true, POST /entities answers 400 BadRequestData.</summary>
     public bool FailCreates { get; set; }
 
@@ -84,6 +87,11 @@ internal sealed class FakeBroker : IAsyncDisposable
     private async Task CreateAsync(HttpContext context)
     {
         using var body = await JsonDocument.ParseAsync(context.Request.Body);
+        if (CreateDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(CreateDelay, context.RequestAborted);
+        }
+
         if (FailCreates)
         {
             context.Response.StatusCode = 400;
