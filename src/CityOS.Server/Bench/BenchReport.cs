@@ -98,6 +98,7 @@ internal sealed class ScenarioResult
 
     public double? EntitiesPerSecond { get; set; }
 
+    /// <summary>Latency of the successful requests (failed ones are only counted in <see cref="Errors"/>).</summary>
     public LatencySummary? LatencyMs { get; set; }
 
     public ServerMemory? ServerMemory { get; set; }

@@ -323,6 +323,13 @@ internal sealed class BenchRunner : IDisposable
             var phase = await TimedAsync(phases[i], Build, cancellationToken).ConfigureAwait(false);
             Record(results[i], phase, entitiesPerRequest: null);
             results[i].SetAchieved(phase.Successes > 0 ? results[i].LatencyMs!.P95 : null);
+            if (phase.Errors > 0)
+            {
+                // Latencies are of successful queries only; a query that fails cannot meet a latency target.
+                results[i].Met = false;
+                results[i].Note = Join(results[i].Note, $"not met: {phase.Errors:N0} queries failed.");
+            }
+
             results[i].Note = Join(dataset.Note, sample, results[i].Note);
         }
 

@@ -150,7 +150,7 @@ internal sealed class LoadGenerator
         }
     }
 
-    /// <summary>Sends one request, reads its answer to the end, and records its latency.</summary>
+    /// <summary>Sends one request, reads its answer to the end, and records its latency when it succeeded.</summary>
     /// <returns>Whether it failed, and for the first failure of the phase a description.</returns>
     private async Task<(bool Failed, string? Description)> SendAsync(
         HttpRequestMessage request,
@@ -168,6 +168,9 @@ internal sealed class LoadGenerator
             if (IsSuccess(response.StatusCode))
             {
                 await DrainAsync(response, drain, requestToken).ConfigureAwait(false);
+
+                // Only answered requests are timed: a fast 404 must not make a slow query look fast.
+                state.Latency.RecordElapsed(started, Stopwatch.GetTimestamp());
                 return (false, null);
             }
 
@@ -185,10 +188,6 @@ internal sealed class LoadGenerator
             // No answer at all (refused, reset, or timed out): an error like any non-2xx.
             var reason = e is OperationCanceledException ? $"no complete answer within {_requestTimeout.TotalSeconds:0} s" : $"{e.GetType().Name}: {e.Message}";
             return (true, $"{request.Method} {request.RequestUri?.PathAndQuery}: {reason}");
-        }
-        finally
-        {
-            state.Latency.RecordElapsed(started, Stopwatch.GetTimestamp());
         }
     }
 

@@ -100,6 +100,21 @@ public sealed class BenchRunnerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Failing_queries_do_not_meet_the_latency_target()
+    {
+        _broker.FailFilteredQueries = true;
+
+        var (_, _, json) = await RunAsync(Options() with { Scenarios = ["query"], Concurrency = 1 });
+
+        var query = json["scenarios"]![0]!.AsObject();
+        Assert.Single(json["scenarios"]!.AsArray());
+        Assert.True((long)query["errors"]! > 0);
+        Assert.False((bool)query["met"]!);
+        Assert.False(query.ContainsKey("latencyMs"));
+        Assert.Contains("queries failed", (string?)query["note"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Requests_unanswered_within_the_timeout_count_as_errors()
     {
         _broker.CreateDelay = TimeSpan.FromSeconds(5);

@@ -37,6 +37,9 @@ internal sealed class FakeBroker : IAsyncDisposable
     /// <summary>How long POST /entities waits before answering.</summary>
     public TimeSpan CreateDelay { get; set; }
 
+    /// <summary>When true, GET /entities with a q answers 400 BadRequestData.</summary>
+    public bool FailFilteredQueries { get; set; }
+
     /// <summary>When true, POST /entities answers 400 BadRequestData.</summary>
     public bool FailCreates { get; set; }
 
@@ -146,6 +149,12 @@ internal sealed class FakeBroker : IAsyncDisposable
     private async Task QueryAsync(HttpContext context)
     {
         Queries.Enqueue(context.Request.QueryString.Value ?? "");
+        if (FailFilteredQueries && context.Request.Query.ContainsKey("q"))
+        {
+            context.Response.StatusCode = 400;
+            return;
+        }
+
         var type = context.Request.Query["type"].ToString();
         var total = CountOf(type);
         if (context.Request.Query["count"] == "true")
