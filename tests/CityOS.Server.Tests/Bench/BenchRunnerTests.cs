@@ -155,6 +155,24 @@ public sealed class BenchRunnerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Interrupted_run_still_writes_what_it_measured()
+    {
+        var options = Options() with { Scenarios = ["create", "batch"], DurationSeconds = 2 };
+        using var cancellation = new CancellationTokenSource();
+        using var output = new StringWriter();
+        using var runner = new BenchRunner(options, output);
+
+        cancellation.CancelAfter(TimeSpan.FromSeconds(3));
+        var exitCode = await runner.RunAsync(cancellation.Token);
+
+        Assert.Equal(BenchRunner.InterruptedExitCode, exitCode);
+        var json = JsonNode.Parse(await File.ReadAllTextAsync(options.OutPath))!;
+        Assert.False((bool)json["completed"]!);
+        Assert.Equal("create", (string?)Assert.Single(json["scenarios"]!.AsArray())!["name"]);
+        Assert.Contains("interrupted", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Unreachable_server_fails_before_any_scenario()
     {
         await _broker.DisposeAsync();
