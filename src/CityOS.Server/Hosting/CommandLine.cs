@@ -10,6 +10,7 @@ internal static class CommandLine
         var root = new RootCommand("CityOS: an open smart-city platform. Its heart is an ETSI NGSI-LD context broker.");
         var serve = ServeCommand();
         root.Subcommands.Add(serve);
+        root.Subcommands.Add(Bench.BenchCommand.Create());
 
         // `cityos` with no verb serves, like `cityos serve`.
         foreach (var option in serve.Options)
