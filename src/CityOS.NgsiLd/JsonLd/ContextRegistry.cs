@@ -284,26 +284,29 @@ public sealed class ContextRegistry
                 return kept;
             }
         }
-        finally
-        {
-            if (download.Value.IsCompleted)
-            {
-                _downloads.TryRemove(KeyValuePair.Create(url, download));
-            }
-        }
     }
 
     private async Task<ContextEntry> DownloadAndCacheAsync(string url)
     {
-        // Not tied to one request's token: other requests may be waiting on the same download; the downloader's timeout bounds it.
-        var downloaded = await _downloader.DownloadAsync(url, CancellationToken.None).ConfigureAwait(false);
-        lock (_lock)
+        try
         {
-            var entry = _cachedByUrl.TryGet(url, out var previous)
-                ? previous.WithDocument(ExpiryOf(downloaded.MaxAge), downloaded.Body)
-                : new ContextEntry(NewId(), url, ContextKind.Cached, _timeProvider.GetUtcNow(), ExpiryOf(downloaded.MaxAge), downloaded.Body);
-            StoreCached(entry);
-            return entry;
+            // Not tied to one request's token: other requests may be waiting on the same download; the downloader's timeout bounds it.
+            var downloaded = await _downloader.DownloadAsync(url, CancellationToken.None).ConfigureAwait(false);
+            lock (_lock)
+            {
+                var entry = _cachedByUrl.TryGet(url, out var previous)
+                    ? previous.WithDocument(ExpiryOf(downloaded.MaxAge), downloaded.Body)
+                    : new ContextEntry(NewId(), url, ContextKind.Cached, _timeProvider.GetUtcNow(), ExpiryOf(downloaded.MaxAge), downloaded.Body);
+                StoreCached(entry);
+                return entry;
+            }
+        }
+        finally
+        {
+            // Removed by the download itself, not by its waiters: they may all have been cancelled, and a finished
+            // (possibly failed) download left behind would be handed to the next request. No other download of
+            // this URL can be registered before this line runs, since GetOrAdd returns the one in progress.
+            _downloads.TryRemove(url, out _);
         }
     }
 

@@ -91,6 +91,25 @@ public sealed class ContextResolverTests : IAsyncDisposable
             await stack.Resolver.ResolveAsync(JsonValue.Create(_server.Url("/slow.jsonld")), cancel.Token));
     }
 
+    [Fact]
+    public async Task A_failed_download_whose_waiters_all_gave_up_does_not_answer_the_next_request()
+    {
+        _server.Serve("/flaky.jsonld", "busy", "text/plain", status: 503, delay: TimeSpan.FromMilliseconds(400));
+        using var stack = new ContextStack();
+        var url = JsonValue.Create(_server.Url("/flaky.jsonld"));
+        using (var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await stack.Resolver.ResolveAsync(url, cancel.Token));
+        }
+
+        await Task.Delay(TimeSpan.FromMilliseconds(800));
+        _server.Serve("/flaky.jsonld", VehicleContext);
+        var context = await stack.Resolver.ResolveAsync(url, CancellationToken.None);
+
+        Assert.Equal(Fiware + "Vehicle", context.ExpandTerm("Vehicle"));
+        Assert.Equal(2, _server.Hits("/flaky.jsonld"));
+    }
+
     [Theory]
     [InlineData("not json at all", "text/plain")]
     [InlineData("<html><body>Vehicle</body></html>", "text/html")]
