@@ -248,6 +248,13 @@ internal sealed class ContextProcessor
                 throw Invalid($"invalid term definition: '{term}' must map to a string, an object or null");
         }
 
+        if (idGiven && idValue is not null && !JsonLdSyntax.IsKeyword(idValue) && JsonLdSyntax.HasKeywordForm(idValue))
+        {
+            // "@id": "@future" is reserved syntax: JSON-LD leaves the term undefined (§4.2 step 14.2.2).
+            defined[term] = true;
+            return;
+        }
+
         var isProtected = _contextProtected;
         string? typeMapping = null;
         string? container = null;
@@ -364,12 +371,6 @@ internal sealed class ContextProcessor
 
         if (id is not null && id != term)
         {
-            if (!JsonLdSyntax.IsKeyword(id) && JsonLdSyntax.HasKeywordForm(id))
-            {
-                // JSON-LD ignores such definitions; NGSI-LD cannot expand with them, so keep the term undefined.
-                return null;
-            }
-
             var iri = ExpandIri(id, vocab: true, local, defined);
             if (iri is null || !(JsonLdSyntax.IsKeyword(iri) || JsonLdSyntax.IsAbsoluteIri(iri) || JsonLdSyntax.IsBlankNode(iri)))
             {

@@ -227,6 +227,14 @@ public sealed class LdContextTests
     }
 
     [Fact]
+    public void A_term_mapped_to_a_reserved_keyword_form_stays_undefined()
+    {
+        var context = FromJson("""[{ "X": "https://ex.org/X" }, { "X": "@future", "@ignored": "https://ex.org/I" }]""");
+        Assert.Equal(Default + "X", context.ExpandTerm("X"));
+        Assert.Null(context.GetTermDefinition("@ignored"));
+    }
+
+    [Fact]
     public void A_term_mapped_to_null_cannot_be_expanded()
     {
         var context = FromJson("""{ "X": null }""");
