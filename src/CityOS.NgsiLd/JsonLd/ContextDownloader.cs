@@ -77,7 +77,7 @@ public sealed class ContextDownloader
         {
             throw NotAvailable(url, $"no answer within {_timeout.TotalSeconds:0.###} s");
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException or IOException)
         {
             throw new NgsiLdException(ErrorType.LdContextNotAvailable, $"The @context {url} could not be downloaded: {e.Message}", e);
         }
@@ -124,7 +124,9 @@ public sealed class ContextDownloader
                 ArrayPool<byte>.Shared.Return(chunk);
             }
 
-            return buffer.ToArray();
+            // Files saved by some editors start with a UTF-8 byte order mark, which the JSON reader does not skip.
+            var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+            return bytes.StartsWith("\uFEFF"u8) ? bytes[3..].ToArray() : bytes.ToArray();
         }
     }
 

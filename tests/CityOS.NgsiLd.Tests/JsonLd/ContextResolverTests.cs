@@ -59,6 +59,17 @@ public sealed class ContextResolverTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_context_file_with_a_byte_order_mark_is_accepted()
+    {
+        _server.Serve("/bom.jsonld", "\uFEFF" + VehicleContext, "text/plain; charset=utf-8");
+        using var stack = new ContextStack();
+
+        var context = await stack.Resolver.ResolveAsync(JsonValue.Create(_server.Url("/bom.jsonld")), CancellationToken.None);
+
+        Assert.Equal(Fiware + "speed", context.ExpandTerm("speed"));
+    }
+
+    [Fact]
     public async Task A_404_is_ld_context_not_available()
     {
         using var stack = new ContextStack();
