@@ -8,22 +8,37 @@ namespace CityOS.NgsiLd.Tests.JsonLd;
 /// <summary>A real HTTP server on 127.0.0.1 serving @context documents, counting the requests per path.</summary>
 internal sealed class ContextServer : IAsyncDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly ConcurrentDictionary<string, Route> _routes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _hits = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _answered = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
     public ContextServer()
     {
-        var port = FreePort();
-        BaseUrl = $"http://127.0.0.1:{port}";
-        _listener.Prefixes.Add(BaseUrl + "/");
-        _listener.Start();
+        // Another process may take the probed port before the listener does (tests of other projects run alongside): retry.
+        for (var attempt = 1; ; attempt++)
+        {
+            BaseUrl = $"http://127.0.0.1:{FreePort()}";
+            var listener = new HttpListener();
+            listener.Prefixes.Add(BaseUrl + "/");
+            try
+            {
+                listener.Start();
+                _listener = listener;
+                break;
+            }
+            catch (HttpListenerException) when (attempt < 5)
+            {
+                listener.Close();
+            }
+        }
+
         _loop = Task.Run(AcceptLoopAsync);
     }
 
-    public string BaseUrl { get; }
+    public string BaseUrl { get; private set; }
 
     public string Url(string path) => BaseUrl + path;
 
@@ -31,6 +46,17 @@ internal sealed class ContextServer : IAsyncDisposable
         _routes[path] = new Route(status, contentType, body, delay, cacheControl);
 
     public int Hits(string path) => _hits.GetValueOrDefault(path);
+
+    /// <summary>Waits until <paramref name="count"/> responses to <paramref name="path"/> have been sent.</summary>
+    public async Task WaitForAnswersAsync(string path, int count)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (_answered.GetValueOrDefault(path) < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the server never answered {path}");
+            await Task.Delay(20);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -95,6 +121,7 @@ internal sealed class ContextServer : IAsyncDisposable
             context.Response.ContentLength64 = bytes.Length;
             await context.Response.OutputStream.WriteAsync(bytes, _stop.Token);
             context.Response.Close();
+            _answered.AddOrUpdate(path, 1, (_, n) => n + 1);
         }
         catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or OperationCanceledException or IOException)
         {
