@@ -1,0 +1,175 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CityOS.NgsiLd.Model;
+
+namespace CityOS.Storage.Sqlite.Internal;
+
+/// <summary>One R-tree row: a geo-property instance's bounding box.</summary>
+internal readonly record struct GeoEntry(string Property, double MinX, double MinY, double MaxX, double MaxY);
+
+/// <summary>
+/// What the secondary tables hold for one entity, extracted in one pass over the internal form, plus the
+/// entity serialised once for the doc column.
+/// </summary>
+internal sealed class EntityIndex
+{
+    /// <summary>Most R-tree rows one entity may have: the instance number is the low 16 bits of the R-tree id.</summary>
+    public const int MaxGeoEntries = 1 << 16;
+
+    /// <summary>One cached serialiser setting: non-ASCII text stays readable and compact (the doc is never put in HTML).</summary>
+    public static readonly JsonSerializerOptions DocOptions = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    private EntityIndex(string id, string typesJson, List<string> types, HashSet<(string, string)> attributes, List<GeoEntry> geo, string doc)
+    {
+        Id = id;
+        TypesJson = typesJson;
+        Types = types;
+        Attributes = attributes;
+        Geo = geo;
+        Doc = doc;
+        GeoKey = geo.Count == 0 ? null : MakeGeoKey(geo);
+    }
+
+    public string Id { get; }
+
+    /// <summary>The entity's type array as JSON text (exactly what Type filters evaluate).</summary>
+    public string TypesJson { get; }
+
+    public List<string> Types { get; }
+
+    /// <summary>Distinct (attribute IRI, attribute type) pairs; attribute type "" when an instance has none.</summary>
+    public HashSet<(string Attribute, string AttributeType)> Attributes { get; }
+
+    public List<GeoEntry> Geo { get; }
+
+    /// <summary>A text fingerprint of <see cref="Geo"/> (null when empty), so unchanged geometry skips the R-tree.</summary>
+    public string? GeoKey { get; }
+
+    public string Doc { get; }
+
+    /// <summary>Indexes <paramref name="entity"/>; ArgumentException when it lacks a string id or a type array.</summary>
+    public static EntityIndex Of(JsonObject entity)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        if (entity[Names.Id] is not JsonValue idValue || !idValue.TryGetValue(out string? id) || string.IsNullOrEmpty(id))
+        {
+            throw new ArgumentException("The entity has no string id.", nameof(entity));
+        }
+
+        if (entity[Names.Type] is not JsonArray typeArray)
+        {
+            throw new ArgumentException($"Entity '{id}' has no type array (internal form).", nameof(entity));
+        }
+
+        var types = new List<string>(typeArray.Count);
+        foreach (var t in typeArray)
+        {
+            if (t is not JsonValue tv || !tv.TryGetValue(out string? typeName))
+            {
+                throw new ArgumentException($"Entity '{id}' has a type that is not a string.", nameof(entity));
+            }
+
+            types.Add(typeName);
+        }
+
+        var attributes = new HashSet<(string, string)>();
+        var geo = new List<GeoEntry>();
+        foreach (var (key, value) in entity)
+        {
+            if (!Names.IsAttributeKey(key))
+            {
+                continue;
+            }
+
+            if (value is not JsonArray instances)
+            {
+                attributes.Add((key, string.Empty));
+                continue;
+            }
+
+            foreach (var instance in instances)
+            {
+                var attributeType = instance is JsonObject io && io[Names.Type] is JsonValue atv && atv.TryGetValue(out string? at) ? at : string.Empty;
+                attributes.Add((key, attributeType));
+
+                // Any instance whose value is a GeoJSON geometry goes in the R-tree (not only GeoProperty),
+                // so the index is a superset of whatever the geo evaluator may accept.
+                if (instance is JsonObject obj && obj[Names.Value] is JsonObject geometry && GeoEnvelope.IsGeometry(geometry)
+                    && GeoEnvelope.TryCompute(geometry, out var box))
+                {
+                    geo.Add(new GeoEntry(key, box.MinX, box.MinY, box.MaxX, box.MaxY));
+                }
+            }
+        }
+
+        if (geo.Count > MaxGeoEntries)
+        {
+            throw CityOS.NgsiLd.Errors.NgsiLdException.BadRequest($"Entity '{id}' has more than {MaxGeoEntries} geo-property instances.");
+        }
+
+        return new EntityIndex(id, typeArray.ToJsonString(DocOptions), types, attributes, geo, entity.ToJsonString(DocOptions));
+    }
+
+    /// <summary>The type strings of a stored types column.</summary>
+    public static List<string> ParseTypes(string typesJson)
+    {
+        var result = new List<string>();
+        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(typesJson));
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.String)
+            {
+                result.Add(reader.GetString()!);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>A JSON array of strings, for json_each() parameters.</summary>
+    public static string JsonArrayOf(IEnumerable<string> values)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            foreach (var value in values)
+            {
+                writer.WriteStringValue(value);
+            }
+
+            writer.WriteEndArray();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static string MakeGeoKey(List<GeoEntry> geo)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64 * geo.Count);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            foreach (var g in geo)
+            {
+                writer.WriteStartArray();
+                writer.WriteStringValue(g.Property);
+                writer.WriteNumberValue(g.MinX);
+                writer.WriteNumberValue(g.MinY);
+                writer.WriteNumberValue(g.MaxX);
+                writer.WriteNumberValue(g.MaxY);
+                writer.WriteEndArray();
+            }
+
+            writer.WriteEndArray();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+}

@@ -1,0 +1,307 @@
+using System.Text.Json.Nodes;
+using CityOS.Broker.Storage;
+using CityOS.NgsiLd.Model;
+using Microsoft.Data.Sqlite;
+
+namespace CityOS.Storage.Sqlite.Internal;
+
+/// <summary>Which index produces the candidate entities of a query.</summary>
+internal enum QueryDriver
+{
+    Scan,
+    Ids,
+    Type,
+    Types,
+    Geo,
+    Attribute,
+    Attributes,
+}
+
+/// <summary>
+/// How one query runs: the most selective index available drives the candidates (ids, then type, then
+/// the R-tree, then attributes, else the tenant in creation order); exact filters that need no doc (id,
+/// idPattern, type on the types column, attrs via entity_attrs) are applied before any doc is parsed, and
+/// the doc is parsed only for the remaining filters (q, scopeQ, geo) or when the entity is returned.
+/// </summary>
+internal sealed class QueryPlan
+{
+    private const string Columns = "SELECT e.seq, e.id, e.types, e.doc";
+
+    private const string AttrsExists =
+        " AND EXISTS (SELECT 1 FROM entity_attrs a WHERE a.tenant = $t AND a.entity = e.seq AND a.attr IN (SELECT value FROM json_each($attrs)))";
+
+    // Indexed by (int)driver * 2 + (attrs EXISTS ? 1 : 0); SQL text is fixed so commands stay prepared.
+    private static readonly string[] SqlTexts = BuildSqlTexts();
+
+    private QueryPlan(QueryDriver driver, bool attrsInSql, bool attrsExists, bool needsDoc)
+    {
+        Driver = driver;
+        AttributesInSql = attrsInSql;
+        NeedsDoc = needsDoc;
+        Sql = SqlTexts[((int)driver * 2) + (attrsExists ? 1 : 0)];
+    }
+
+    public QueryDriver Driver { get; }
+
+    /// <summary>True when the attrs filter is enforced exactly by the SQL.</summary>
+    public bool AttributesInSql { get; }
+
+    /// <summary>True when a filter can only be decided on the parsed doc.</summary>
+    public bool NeedsDoc { get; }
+
+    public string Sql { get; }
+
+    public static QueryPlan For(EntityQuery query)
+    {
+        var hasAttrs = query.Attrs is { Count: > 0 };
+
+        // entity_attrs holds every attribute key (keys with ':'); other names can only be checked on the doc.
+        var attrsPushable = hasAttrs && query.Attrs!.All(Names.IsAttributeKey);
+        QueryDriver driver;
+        if (query.Ids is { Count: > 0 })
+        {
+            driver = QueryDriver.Ids;
+        }
+        else if (query.Type is { Types.Count: > 0 })
+        {
+            driver = query.Type.Types.Count == 1 ? QueryDriver.Type : QueryDriver.Types;
+        }
+        else if (query.Geo?.SearchBox is not null)
+        {
+            driver = QueryDriver.Geo;
+        }
+        else if (attrsPushable)
+        {
+            driver = query.Attrs!.Distinct(StringComparer.Ordinal).Count() == 1 ? QueryDriver.Attribute : QueryDriver.Attributes;
+        }
+        else
+        {
+            driver = QueryDriver.Scan;
+        }
+
+        var attrsDrive = driver is QueryDriver.Attribute or QueryDriver.Attributes;
+        var needsDoc = query.Q is not null || query.ScopeQ is not null || query.Geo is not null || (hasAttrs && !attrsPushable);
+        return new QueryPlan(driver, attrsPushable, attrsPushable && !attrsDrive, needsDoc);
+    }
+
+    /// <summary>Binds the parameters of <see cref="Sql"/>.</summary>
+    public void Bind(SqliteCommand command, long tenant, EntityQuery query)
+    {
+        command.Parameters.AddWithValue("$t", tenant);
+        switch (Driver)
+        {
+            case QueryDriver.Ids:
+                command.Parameters.AddWithValue("$keys", EntityIndex.JsonArrayOf(query.Ids!));
+                break;
+            case QueryDriver.Type:
+                command.Parameters.AddWithValue("$key", query.Type!.Types.First());
+                break;
+            case QueryDriver.Types:
+                command.Parameters.AddWithValue("$keys", EntityIndex.JsonArrayOf(query.Type!.Types));
+                break;
+            case QueryDriver.Geo:
+                var box = query.Geo!.SearchBox!.Value;
+                command.Parameters.AddWithValue("$minx", box.MinX);
+                command.Parameters.AddWithValue("$miny", box.MinY);
+                command.Parameters.AddWithValue("$maxx", box.MaxX);
+                command.Parameters.AddWithValue("$maxy", box.MaxY);
+                command.Parameters.AddWithValue("$prop", query.Geo.GeoProperty);
+                break;
+            case QueryDriver.Attribute:
+                command.Parameters.AddWithValue("$key", query.Attrs![0]);
+                break;
+            case QueryDriver.Attributes:
+                command.Parameters.AddWithValue("$keys", EntityIndex.JsonArrayOf(query.Attrs!));
+                break;
+            case QueryDriver.Scan:
+            default:
+                break;
+        }
+
+        if (AttributesInSql && Driver is not (QueryDriver.Attribute or QueryDriver.Attributes))
+        {
+            command.Parameters.AddWithValue("$attrs", EntityIndex.JsonArrayOf(query.Attrs!));
+        }
+    }
+
+    private static string[] BuildSqlTexts()
+    {
+        // CROSS JOIN fixes the join order (SQLite never reorders it) so the index table drives and its
+        // order is the creation order; IN (subquery) forms are used where several keys must be merged.
+        var drivers = new Dictionary<QueryDriver, (string From, string Where, string Order)>
+        {
+            [QueryDriver.Scan] = (" FROM entities e INDEXED BY entities_by_tenant", " WHERE e.tenant = $t", " ORDER BY e.seq"),
+            [QueryDriver.Ids] = (" FROM json_each($keys) j CROSS JOIN entities e ON e.tenant = $t AND e.id = j.value", " WHERE 1", " ORDER BY e.seq"),
+            [QueryDriver.Type] = (" FROM entity_types k CROSS JOIN entities e ON e.seq = k.entity", " WHERE k.tenant = $t AND k.type = $key", " ORDER BY k.entity"),
+            [QueryDriver.Types] = (
+                " FROM entities e",
+                " WHERE e.seq IN (SELECT entity FROM entity_types WHERE tenant = $t AND type IN (SELECT value FROM json_each($keys)))",
+                " ORDER BY e.seq"),
+            [QueryDriver.Geo] = (
+                " FROM entities e",
+                " WHERE e.seq IN (SELECT id >> 16 FROM entity_geo WHERE min_x <= $maxx AND max_x >= $minx AND min_y <= $maxy AND max_y >= $miny AND tenant = $t AND prop = $prop)",
+                " ORDER BY e.seq"),
+            [QueryDriver.Attribute] = (
+                " FROM entity_attrs k INDEXED BY entity_attrs_by_attr CROSS JOIN entities e ON e.seq = k.entity",
+                " WHERE k.tenant = $t AND k.attr = $key",
+                " ORDER BY k.entity"),
+            [QueryDriver.Attributes] = (
+                " FROM entities e",
+                " WHERE e.seq IN (SELECT entity FROM entity_attrs INDEXED BY entity_attrs_by_attr WHERE tenant = $t AND attr IN (SELECT value FROM json_each($keys)))",
+                " ORDER BY e.seq"),
+        };
+        var texts = new string[drivers.Count * 2];
+        foreach (var (driver, (from, where, order)) in drivers)
+        {
+            texts[(int)driver * 2] = Columns + from + where + order;
+            texts[((int)driver * 2) + 1] = Columns + from + where + AttrsExists + order;
+        }
+
+        return texts;
+    }
+}
+
+/// <summary>Runs <see cref="QueryPlan"/>s on a connection (a pooled reader, or the writer inside a transaction).</summary>
+internal static class EntityQueryExecutor
+{
+    /// <summary>One page of matches with the total count when asked.</summary>
+    public static EntityPage Page(ICommandSource source, long tenant, EntityQuery query, Func<JsonObject, bool> matcher, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(query.Offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(query.Limit);
+        var entities = new List<JsonObject>(Math.Min(query.Limit, 1024));
+        if (query.Limit == 0 && !query.Count)
+        {
+            return new EntityPage(entities, null);
+        }
+
+        long matched = 0;
+        Run(
+            source,
+            tenant,
+            query,
+            matcher,
+            (reader, doc) =>
+            {
+                var index = matched++;
+                if (index >= query.Offset && entities.Count < query.Limit)
+                {
+                    entities.Add(doc ?? ParseDoc(reader.GetString(3)));
+                }
+
+                return query.Count || entities.Count < query.Limit;
+            },
+            cancellationToken);
+        return new EntityPage(entities, query.Count ? matched : null);
+    }
+
+    /// <summary>Ids of every match, paging ignored.</summary>
+    public static List<string> Ids(ICommandSource source, long tenant, EntityQuery query, Func<JsonObject, bool> matcher, CancellationToken cancellationToken)
+    {
+        var ids = new List<string>();
+        Run(
+            source,
+            tenant,
+            query,
+            matcher,
+            (reader, _) =>
+            {
+                ids.Add(reader.GetString(1));
+                return true;
+            },
+            cancellationToken);
+        return ids;
+    }
+
+    /// <summary>The SQLite query plan of <paramref name="query"/>, one line per step (for tests and diagnostics).</summary>
+    public static List<string> Explain(ICommandSource source, long tenant, EntityQuery query)
+    {
+        var plan = QueryPlan.For(query);
+        var command = source.Command("EXPLAIN QUERY PLAN " + plan.Sql);
+        plan.Bind(command, tenant, query);
+        var lines = new List<string>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            lines.Add(reader.GetString(3));
+        }
+
+        return lines;
+    }
+
+    public static JsonObject ParseDoc(string doc) => JsonNode.Parse(doc)!.AsObject();
+
+    private static void Run(
+        ICommandSource source,
+        long tenant,
+        EntityQuery query,
+        Func<JsonObject, bool> matcher,
+        Func<SqliteDataReader, JsonObject?, bool> onMatch,
+        CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var plan = QueryPlan.For(query);
+        var command = source.Command(plan.Sql);
+        plan.Bind(command, tenant, query);
+
+        var ids = query.Ids is { Count: > 0 } ? new HashSet<string>(query.Ids, StringComparer.Ordinal) : null;
+
+        // Type expressions are pure functions of the type array, and most entities share a few arrays.
+        var typeVerdicts = query.Type is null ? null : new Dictionary<string, bool>(StringComparer.Ordinal);
+        var lastSeq = long.MinValue;
+        var rows = 0;
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            if ((++rows & 255) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            // Every driver yields ascending seq; repeats (an id listed twice, an attribute under two
+            // attribute types) are adjacent.
+            var seq = reader.GetInt64(0);
+            if (seq == lastSeq)
+            {
+                continue;
+            }
+
+            lastSeq = seq;
+            var id = reader.GetString(1);
+            if ((ids is not null && !ids.Contains(id)) || (query.IdPattern is not null && !query.IdPattern.IsMatch(id)))
+            {
+                continue;
+            }
+
+            if (typeVerdicts is not null)
+            {
+                var types = reader.GetString(2);
+                if (!typeVerdicts.TryGetValue(types, out var typeOk))
+                {
+                    typeOk = query.Type!.Matches(JsonNode.Parse(types)!.AsArray());
+                    typeVerdicts[types] = typeOk;
+                }
+
+                if (!typeOk)
+                {
+                    continue;
+                }
+            }
+
+            JsonObject? doc = null;
+            if (plan.NeedsDoc)
+            {
+                doc = ParseDoc(reader.GetString(3));
+                if (!matcher(doc))
+                {
+                    continue;
+                }
+            }
+
+            if (!onMatch(reader, doc))
+            {
+                break;
+            }
+        }
+    }
+}

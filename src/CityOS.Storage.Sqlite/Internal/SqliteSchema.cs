@@ -1,0 +1,105 @@
+using Microsoft.Data.Sqlite;
+
+namespace CityOS.Storage.Sqlite.Internal;
+
+/// <summary>
+/// The database schema, versioned with <c>PRAGMA user_version</c>. Migrations run in order inside one
+/// transaction at start-up; a database written by a newer CityOS is refused rather than guessed at.
+/// </summary>
+internal static class SqliteSchema
+{
+    /// <summary>The schema version this build writes.</summary>
+    public const int CurrentVersion = 1;
+
+    /// <summary>Tenant id of the default tenant (""), created by the first migration.</summary>
+    public const long DefaultTenantId = 1;
+
+    // Index i holds the step from version i to i + 1.
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE tenants(
+            tid INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL);
+        INSERT INTO tenants(tid, name, created_at) VALUES (1, '', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+
+        -- seq (the rowid) is the creation order; 'types' repeats the doc's type array so that type
+        -- filters and index maintenance never need to parse the doc; geo_count/geo describe the R-tree
+        -- rows of the entity so that updates that leave the geometry alone do not touch the R-tree.
+        CREATE TABLE entities(
+            seq INTEGER PRIMARY KEY,
+            tenant INTEGER NOT NULL,
+            id TEXT NOT NULL,
+            types TEXT NOT NULL,
+            geo_count INTEGER NOT NULL,
+            geo TEXT,
+            doc TEXT NOT NULL,
+            UNIQUE(tenant, id));
+
+        -- Unfiltered queries walk one tenant in creation order without sorting or touching other tenants.
+        CREATE INDEX entities_by_tenant ON entities(tenant, seq);
+
+        CREATE TABLE entity_types(
+            tenant INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            entity INTEGER NOT NULL,
+            PRIMARY KEY(tenant, type, entity)) WITHOUT ROWID;
+
+        -- Keyed by entity first so that an entity's rows are found for updates and for the
+        -- attribute-usage join; the second index serves attrs= filters.
+        CREATE TABLE entity_attrs(
+            tenant INTEGER NOT NULL,
+            entity INTEGER NOT NULL,
+            attr TEXT NOT NULL,
+            attr_type TEXT NOT NULL,
+            PRIMARY KEY(tenant, entity, attr, attr_type)) WITHOUT ROWID;
+        CREATE INDEX entity_attrs_by_attr ON entity_attrs(tenant, attr, entity);
+
+        -- One row per (entity, geo-property, instance): id = entity seq * 65536 + instance number.
+        CREATE VIRTUAL TABLE entity_geo USING rtree(id, min_x, max_x, min_y, max_y, +tenant INTEGER, +prop TEXT);
+
+        CREATE TABLE contexts(
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL) WITHOUT ROWID;
+        """,
+    ];
+
+    /// <summary>Brings the database to <see cref="CurrentVersion"/>.</summary>
+    public static void Migrate(SqliteConnection connection, string path)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "BEGIN IMMEDIATE";
+        command.ExecuteNonQuery();
+        try
+        {
+            command.CommandText = "PRAGMA user_version";
+            var version = Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+            if (version > CurrentVersion)
+            {
+                throw new InvalidOperationException(
+                    $"The database '{path}' has schema version {version}, newer than the {CurrentVersion} this CityOS supports; use a newer CityOS or another data directory.");
+            }
+
+            for (var step = version; step < CurrentVersion; step++)
+            {
+                command.CommandText = Migrations[step];
+                command.ExecuteNonQuery();
+            }
+
+            // PRAGMA does not take parameters; the value is our own constant.
+            command.CommandText = "PRAGMA user_version = " + CurrentVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            command.ExecuteNonQuery();
+            command.CommandText = "COMMIT";
+            command.ExecuteNonQuery();
+        }
+        catch
+        {
+            command.CommandText = "ROLLBACK";
+            command.ExecuteNonQuery();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,347 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using CityOS.Broker.Storage;
+using CityOS.Storage.Sqlite.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CityOS.Storage.Sqlite;
+
+/// <summary>
+/// The embedded store: one SQLite database file (<c>{dataDirectory}/cityos.db</c>) in WAL mode. Writes go
+/// through a single writer with group commit (see <see cref="WriteAsync"/>); reads use a small pool of
+/// read-only connections that run beside it. Entities are kept as JSON text in the internal form, with
+/// secondary tables for types, attributes and an R-tree of geo-property bounding boxes, all maintained in
+/// the same transaction as the entity.
+/// </summary>
+public sealed class SqliteEntityStore : IEntityStore, IAsyncDisposable
+{
+    /// <summary>The database file name inside the data directory.</summary>
+    public const string FileName = "cityos.db";
+
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, long> _tenants = new(StringComparer.Ordinal);
+    private readonly Lock _initLock = new();
+    private Task? _initialization;
+    private SqliteWriter? _writer;
+    private ReadConnectionPool? _readers;
+    private volatile bool _disposed;
+
+    /// <summary>A store over <c>{dataDirectory}/cityos.db</c>; nothing is opened before <see cref="InitializeAsync"/>.</summary>
+    public SqliteEntityStore(string dataDirectory, ILogger<SqliteEntityStore>? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(dataDirectory);
+        DataDirectory = Path.GetFullPath(dataDirectory);
+        DatabasePath = Path.Combine(DataDirectory, FileName);
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <inheritdoc />
+    public string Name => "sqlite";
+
+    /// <summary>The directory holding the database files.</summary>
+    public string DataDirectory { get; }
+
+    /// <summary>The full path of the database file.</summary>
+    public string DatabasePath { get; }
+
+    /// <summary>Group commits so far (for tests and diagnostics).</summary>
+    internal long Commits => _writer?.Commits ?? 0;
+
+    /// <inheritdoc />
+    public Task InitializeAsync(CancellationToken cancellationToken) => EnsureInitializedAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
+    {
+        if (_disposed)
+        {
+            return false;
+        }
+
+        try
+        {
+            return await ReadRawAsync(static c => c.Command("SELECT 1").ExecuteScalar() is long, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<bool> TenantExistsAsync(string tenant, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tenant);
+        return ReadRawAsync(c => FindTenant(c, tenant) is not null, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> ListTenantsAsync(CancellationToken cancellationToken) =>
+        ReadRawAsync<IReadOnlyList<string>>(
+            static c =>
+            {
+                var tenants = new List<string>();
+                using var reader = c.Command("SELECT name FROM tenants ORDER BY name").ExecuteReader();
+                while (reader.Read())
+                {
+                    tenants.Add(reader.GetString(0));
+                }
+
+                return tenants;
+            },
+            cancellationToken);
+
+    /// <inheritdoc />
+    public Task<JsonObject?> GetEntityAsync(string tenant, string id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tenant);
+        ArgumentNullException.ThrowIfNull(id);
+        return ReadRawAsync(
+            c =>
+            {
+                if (FindTenant(c, tenant) is not { } tid)
+                {
+                    return null;
+                }
+
+                var command = c.Command("SELECT doc FROM entities WHERE tenant = $t AND id = $id");
+                command.Parameters.AddWithValue("$t", tid);
+                command.Parameters.AddWithValue("$id", id);
+                return command.ExecuteScalar() is string doc ? EntityQueryExecutor.ParseDoc(doc) : null;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<EntityPage> QueryEntitiesAsync(string tenant, EntityQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return QueryEntitiesAsync(tenant, query, query.Matches, cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="QueryEntitiesAsync(string, EntityQuery, CancellationToken)"/> with the in-memory filter
+    /// replaced, so that tests can drive the R-tree path before the geo evaluator exists.
+    /// </summary>
+    internal Task<EntityPage> QueryEntitiesAsync(string tenant, EntityQuery query, Func<JsonObject, bool> matcher, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tenant);
+        ArgumentNullException.ThrowIfNull(query);
+        return ReadRawAsync(
+            c => FindTenant(c, tenant) is { } tid
+                ? EntityQueryExecutor.Page(c, tid, query, matcher, cancellationToken)
+                : new EntityPage([], query.Count ? 0 : null),
+            cancellationToken);
+    }
+
+    /// <summary>The SQLite plan of a query (EXPLAIN QUERY PLAN details), for tests and diagnostics.</summary>
+    internal Task<List<string>> ExplainQueryAsync(string tenant, EntityQuery query, CancellationToken cancellationToken) =>
+        ReadRawAsync(c => EntityQueryExecutor.Explain(c, FindTenant(c, tenant) ?? -1, query), cancellationToken);
+
+    /// <summary>
+    /// Queues <paramref name="work"/> for the single writer. It runs in its own savepoint inside a group
+    /// transaction shared with other callers' work; a throwing work item rolls back only its own writes.
+    /// The task completes after the group's COMMIT (durable against a process kill). The work must not call
+    /// <see cref="WriteAsync"/> itself (the writer would wait for itself), and every write it makes must go
+    /// through the session it is given.
+    /// </summary>
+    public async Task<T> WriteAsync<T>(
+        string tenant,
+        bool createTenant,
+        Func<IEntityWriteSession, CancellationToken, ValueTask<T>> work,
+        CancellationToken cancellationToken)
+    {
+        TenantNames.Validate(tenant);
+        ArgumentNullException.ThrowIfNull(work);
+        await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+        return await Writer.EnqueueAsync(
+            async (connection, token) =>
+            {
+                var tid = connection.ResolveTenant(tenant, createTenant);
+                var session = new EntityWriteSession(connection, tid);
+                try
+                {
+                    return await work(session, token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    session.Close();
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<AttributeUsage>> GetAttributeUsageAsync(string tenant, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tenant);
+        return ReadRawAsync<IReadOnlyList<AttributeUsage>>(
+            c =>
+            {
+                var usage = new List<AttributeUsage>();
+                if (FindTenant(c, tenant) is not { } tid)
+                {
+                    return usage;
+                }
+
+                var command = c.Command("""
+                    SELECT t.type, a.attr, a.attr_type, COUNT(*)
+                    FROM entity_types t LEFT JOIN entity_attrs a ON a.tenant = t.tenant AND a.entity = t.entity
+                    WHERE t.tenant = $t
+                    GROUP BY t.type, a.attr, a.attr_type
+                    ORDER BY t.type, a.attr, a.attr_type
+                    """);
+                command.Parameters.AddWithValue("$t", tid);
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    var attribute = reader.IsDBNull(1) ? null : reader.GetString(1);
+                    var attributeType = reader.IsDBNull(2) ? null : reader.GetString(2);
+                    usage.Add(new AttributeUsage(
+                        reader.GetString(0),
+                        attribute,
+                        string.IsNullOrEmpty(attributeType) ? null : attributeType,
+                        reader.GetInt64(3)));
+                }
+
+                return usage;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Stops the writer after the queued work is committed, then closes every connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        Task? initialization;
+        lock (_initLock)
+        {
+            initialization = _initialization;
+        }
+
+        if (initialization is not null)
+        {
+            try
+            {
+                await initialization.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // A store that never opened has nothing to close beyond what the failed start cleaned up.
+            }
+        }
+
+        if (_writer is not null)
+        {
+            await _writer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _readers?.Dispose();
+    }
+
+    /// <summary>Runs a write on the writer connection (used by the hosted @context store of the same database).</summary>
+    internal async Task<T> WriteRawAsync<T>(Func<WriterConnection, T> work, CancellationToken cancellationToken)
+    {
+        await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+        return await Writer.EnqueueAsync((connection, _) => ValueTask.FromResult(work(connection)), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a read on a pooled read-only connection.</summary>
+    internal async Task<T> ReadRawAsync<T>(Func<ReadConnection, T> read, CancellationToken cancellationToken)
+    {
+        await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+        using var lease = Readers.Rent();
+        return read(lease.Connection);
+    }
+
+    private SqliteWriter Writer => _writer ?? throw new InvalidOperationException("The store is not initialized.");
+
+    private ReadConnectionPool Readers => _readers ?? throw new InvalidOperationException("The store is not initialized.");
+
+    private Task EnsureInitializedAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var initialization = Volatile.Read(ref _initialization);
+        if (initialization is null)
+        {
+            lock (_initLock)
+            {
+                // Opening is synchronous file work; run it off the caller's thread once, shared by all callers.
+                initialization = _initialization ??= Task.Run(Open, CancellationToken.None);
+            }
+        }
+
+        return initialization.IsCompletedSuccessfully ? Task.CompletedTask : initialization.WaitAsync(cancellationToken);
+    }
+
+    private void Open()
+    {
+        Directory.CreateDirectory(DataDirectory);
+        WriterConnection? writerConnection = null;
+        try
+        {
+            var connection = SqliteConnections.OpenWriter(DatabasePath);
+            try
+            {
+                SqliteSchema.Migrate(connection, DatabasePath);
+                LoadTenants(connection);
+                writerConnection = new WriterConnection(connection, _tenants);
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
+
+            _readers = new ReadConnectionPool(DatabasePath, Math.Clamp(Environment.ProcessorCount * 2, 4, 16));
+            _writer = new SqliteWriter(writerConnection, _logger);
+            Log.Opened(_logger, DatabasePath, SqliteSchema.CurrentVersion);
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+        {
+            writerConnection?.Dispose();
+            throw new InvalidOperationException($"Cannot open the SQLite store at '{DatabasePath}': {ex.Message}", ex);
+        }
+    }
+
+    private void LoadTenants(Microsoft.Data.Sqlite.SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name, tid FROM tenants";
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            _tenants[reader.GetString(0)] = reader.GetInt64(1);
+        }
+    }
+
+    /// <summary>The tenant's id when it exists (committed). Tenants are never deleted, so hits are cached for good.</summary>
+    private long? FindTenant(ReadConnection connection, string tenant)
+    {
+        if (_tenants.TryGetValue(tenant, out var tid))
+        {
+            return tid;
+        }
+
+        if (!TenantNames.IsValid(tenant))
+        {
+            return null;
+        }
+
+        var command = connection.Command("SELECT tid FROM tenants WHERE name = $name");
+        command.Parameters.AddWithValue("$name", tenant);
+        if (command.ExecuteScalar() is long found)
+        {
+            _tenants[tenant] = found;
+            return found;
+        }
+
+        return null;
+    }
+}
