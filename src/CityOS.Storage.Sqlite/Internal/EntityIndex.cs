@@ -25,12 +25,13 @@ internal sealed class EntityIndex
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    private EntityIndex(string id, string typesJson, List<string> types, HashSet<(string, string)> attributes, List<GeoEntry> geo, string doc)
+    private EntityIndex(string id, string typesJson, List<string> types, List<(string, string)> attributes, List<GeoEntry> geo, string doc)
     {
         Id = id;
         TypesJson = typesJson;
         Types = types;
         Attributes = attributes;
+        AttributesJson = PairsJson(attributes);
         Geo = geo;
         Doc = doc;
         GeoKey = geo.Count == 0 ? null : MakeGeoKey(geo);
@@ -43,8 +44,11 @@ internal sealed class EntityIndex
 
     public List<string> Types { get; }
 
-    /// <summary>Distinct (attribute IRI, attribute type) pairs; attribute type "" when an instance has none.</summary>
-    public HashSet<(string Attribute, string AttributeType)> Attributes { get; }
+    /// <summary>Distinct (attribute IRI, attribute type) pairs in entity order; attribute type "" when an instance has none.</summary>
+    public List<(string Attribute, string AttributeType)> Attributes { get; }
+
+    /// <summary><see cref="Attributes"/> as a JSON array of [attribute, attribute type] pairs.</summary>
+    public string AttributesJson { get; }
 
     public List<GeoEntry> Geo { get; }
 
@@ -78,7 +82,7 @@ internal sealed class EntityIndex
             types.Add(typeName);
         }
 
-        var attributes = new HashSet<(string, string)>();
+        var attributes = new List<(string, string)>();
         var geo = new List<GeoEntry>();
         foreach (var (key, value) in entity)
         {
@@ -93,10 +97,15 @@ internal sealed class EntityIndex
                 continue;
             }
 
+            var first = attributes.Count;
             foreach (var instance in instances)
             {
+                // Instances of one attribute nearly always share a type: a linear check beats a set here.
                 var attributeType = instance is JsonObject io && io[Names.Type] is JsonValue atv && atv.TryGetValue(out string? at) ? at : string.Empty;
-                attributes.Add((key, attributeType));
+                if (!ContainsType(attributes, first, attributeType))
+                {
+                    attributes.Add((key, attributeType));
+                }
 
                 // Any instance whose value is a GeoJSON geometry goes in the R-tree (not only GeoProperty),
                 // so the index is a superset of whatever the geo evaluator may accept.
@@ -114,6 +123,31 @@ internal sealed class EntityIndex
         }
 
         return new EntityIndex(id, typeArray.ToJsonString(DocOptions), types, attributes, geo, entity.ToJsonString(DocOptions));
+    }
+
+    /// <summary>The pairs of a stored attrs column.</summary>
+    public static List<(string Attribute, string AttributeType)> ParsePairs(string pairsJson)
+    {
+        var result = new List<(string, string)>();
+        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(pairsJson));
+        string? attribute = null;
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.String)
+            {
+                if (attribute is null)
+                {
+                    attribute = reader.GetString()!;
+                }
+                else
+                {
+                    result.Add((attribute, reader.GetString()!));
+                    attribute = null;
+                }
+            }
+        }
+
+        return result;
     }
 
     /// <summary>The type strings of a stored types column.</summary>
@@ -142,6 +176,39 @@ internal sealed class EntityIndex
             foreach (var value in values)
             {
                 writer.WriteStringValue(value);
+            }
+
+            writer.WriteEndArray();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static bool ContainsType(List<(string, string)> attributes, int from, string attributeType)
+    {
+        for (var i = from; i < attributes.Count; i++)
+        {
+            if (string.Equals(attributes[i].Item2, attributeType, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string PairsJson(List<(string Attribute, string AttributeType)> pairs)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64 * (pairs.Count + 1));
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            foreach (var (attribute, attributeType) in pairs)
+            {
+                writer.WriteStartArray();
+                writer.WriteStringValue(attribute);
+                writer.WriteStringValue(attributeType);
+                writer.WriteEndArray();
             }
 
             writer.WriteEndArray();

@@ -28,7 +28,7 @@ internal sealed class QueryPlan
     private const string Columns = "SELECT e.seq, e.id, e.types, e.doc";
 
     private const string AttrsExists =
-        " AND EXISTS (SELECT 1 FROM entity_attrs a WHERE a.tenant = $t AND a.entity = e.seq AND a.attr IN (SELECT value FROM json_each($attrs)))";
+        " AND EXISTS (SELECT 1 FROM entity_attrs a WHERE a.tenant = $t AND a.attr IN (SELECT value FROM json_each($attrs)) AND a.entity = e.seq)";
 
     // Indexed by (int)driver * 2 + (attrs EXISTS ? 1 : 0); SQL text is fixed so commands stay prepared.
     private static readonly string[] SqlTexts = BuildSqlTexts();
@@ -142,12 +142,12 @@ internal sealed class QueryPlan
                 " WHERE e.seq IN (SELECT id >> 16 FROM entity_geo WHERE min_x <= $maxx AND max_x >= $minx AND min_y <= $maxy AND max_y >= $miny AND tenant = $t AND prop = $prop)",
                 " ORDER BY e.seq"),
             [QueryDriver.Attribute] = (
-                " FROM entity_attrs k INDEXED BY entity_attrs_by_attr CROSS JOIN entities e ON e.seq = k.entity",
+                " FROM entity_attrs k CROSS JOIN entities e ON e.seq = k.entity",
                 " WHERE k.tenant = $t AND k.attr = $key",
                 " ORDER BY k.entity"),
             [QueryDriver.Attributes] = (
                 " FROM entities e",
-                " WHERE e.seq IN (SELECT entity FROM entity_attrs INDEXED BY entity_attrs_by_attr WHERE tenant = $t AND attr IN (SELECT value FROM json_each($keys)))",
+                " WHERE e.seq IN (SELECT entity FROM entity_attrs WHERE tenant = $t AND attr IN (SELECT value FROM json_each($keys)))",
                 " ORDER BY e.seq"),
         };
         var texts = new string[drivers.Count * 2];

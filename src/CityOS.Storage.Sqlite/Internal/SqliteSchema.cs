@@ -24,14 +24,16 @@ internal static class SqliteSchema
             created_at TEXT NOT NULL);
         INSERT INTO tenants(tid, name, created_at) VALUES (1, '', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
 
-        -- seq (the rowid) is the creation order; 'types' repeats the doc's type array so that type
-        -- filters and index maintenance never need to parse the doc; geo_count/geo describe the R-tree
-        -- rows of the entity so that updates that leave the geometry alone do not touch the R-tree.
+        -- seq (the rowid) is the creation order. 'types' repeats the doc's type array and 'attrs' lists its
+        -- [attribute, attribute type] pairs, so that type filters, attribute usage and index maintenance
+        -- never parse the doc; geo_count/geo describe the entity's R-tree rows so that updates that leave
+        -- the geometry alone do not touch the R-tree.
         CREATE TABLE entities(
             seq INTEGER PRIMARY KEY,
             tenant INTEGER NOT NULL,
             id TEXT NOT NULL,
             types TEXT NOT NULL,
+            attrs TEXT NOT NULL,
             geo_count INTEGER NOT NULL,
             geo TEXT,
             doc TEXT NOT NULL,
@@ -46,15 +48,13 @@ internal static class SqliteSchema
             entity INTEGER NOT NULL,
             PRIMARY KEY(tenant, type, entity)) WITHOUT ROWID;
 
-        -- Keyed by entity first so that an entity's rows are found for updates and for the
-        -- attribute-usage join; the second index serves attrs= filters.
+        -- For attrs= filters; one b-tree only (an entity's rows are found through its attrs column).
         CREATE TABLE entity_attrs(
             tenant INTEGER NOT NULL,
-            entity INTEGER NOT NULL,
             attr TEXT NOT NULL,
+            entity INTEGER NOT NULL,
             attr_type TEXT NOT NULL,
-            PRIMARY KEY(tenant, entity, attr, attr_type)) WITHOUT ROWID;
-        CREATE INDEX entity_attrs_by_attr ON entity_attrs(tenant, attr, entity);
+            PRIMARY KEY(tenant, attr, entity, attr_type)) WITHOUT ROWID;
 
         -- One row per (entity, geo-property, instance): id = entity seq * 65536 + instance number.
         CREATE VIRTUAL TABLE entity_geo USING rtree(id, min_x, max_x, min_y, max_y, +tenant INTEGER, +prop TEXT);

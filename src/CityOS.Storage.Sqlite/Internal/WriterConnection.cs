@@ -15,36 +15,34 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
 {
     private readonly SqliteConnection _connection;
     private readonly CommandCache _adHoc;
-    private readonly List<SqliteCommand> _prepared = [];
+    private readonly List<RawStatement> _prepared = [];
 
     // Committed tenants, shared with readers. Tenants made by the running group are kept apart until it commits.
     private readonly ConcurrentDictionary<string, long> _committedTenants;
     private readonly Dictionary<string, long> _groupTenants = new(StringComparer.Ordinal);
     private readonly List<string> _itemTenants = [];
 
-    private readonly SqliteCommand _begin;
-    private readonly SqliteCommand _commit;
-    private readonly SqliteCommand _rollback;
-    private readonly SqliteCommand _savepoint;
-    private readonly SqliteCommand _release;
-    private readonly SqliteCommand _rollbackTo;
-    private readonly SqliteCommand _findTenant;
-    private readonly SqliteCommand _insertTenant;
-    private readonly SqliteCommand _getDoc;
-    private readonly SqliteCommand _insertEntity;
-    private readonly SqliteCommand _findForUpdate;
-    private readonly SqliteCommand _updateEntity;
-    private readonly SqliteCommand _deleteEntity;
-    private readonly SqliteCommand _insertType;
-    private readonly SqliteCommand _deleteType;
-    private readonly SqliteCommand _selectAttrs;
-    private readonly SqliteCommand _insertAttr;
-    private readonly SqliteCommand _deleteAttr;
-    private readonly SqliteCommand _deleteAttrs;
-    private readonly SqliteCommand _insertGeo;
-    private readonly SqliteCommand _deleteGeo;
-    private readonly SqliteCommand _putContext;
-    private readonly SqliteCommand _deleteContext;
+    private readonly RawStatement _begin;
+    private readonly RawStatement _commit;
+    private readonly RawStatement _rollback;
+    private readonly RawStatement _savepoint;
+    private readonly RawStatement _release;
+    private readonly RawStatement _rollbackTo;
+    private readonly RawStatement _findTenant;
+    private readonly RawStatement _insertTenant;
+    private readonly RawStatement _getDoc;
+    private readonly RawStatement _insertEntity;
+    private readonly RawStatement _findForUpdate;
+    private readonly RawStatement _updateEntity;
+    private readonly RawStatement _deleteEntity;
+    private readonly RawStatement _insertType;
+    private readonly RawStatement _deleteType;
+    private readonly RawStatement _insertAttr;
+    private readonly RawStatement _deleteAttr;
+    private readonly RawStatement _insertGeo;
+    private readonly RawStatement _deleteGeo;
+    private readonly RawStatement _putContext;
+    private readonly RawStatement _deleteContext;
 
     public WriterConnection(SqliteConnection connection, ConcurrentDictionary<string, long> committedTenants)
     {
@@ -62,29 +60,24 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
         _release = Prepare("RELEASE item");
         _rollbackTo = Prepare("ROLLBACK TO item");
 
-        _findTenant = Prepare("SELECT tid FROM tenants WHERE name = $name", "$name");
-        _insertTenant = Prepare("INSERT INTO tenants(name, created_at) VALUES ($name, $now) RETURNING tid", "$name", "$now");
-        _getDoc = Prepare("SELECT doc FROM entities WHERE tenant = $t AND id = $id", "$t", "$id");
+        // Parameters are bound by position (?1, ?2, …) in the order written here.
+        _findTenant = Prepare("SELECT tid FROM tenants WHERE name = ?1");
+        _insertTenant = Prepare("INSERT INTO tenants(name, created_at) VALUES (?1, ?2) RETURNING tid");
+        _getDoc = Prepare("SELECT doc FROM entities WHERE tenant = ?1 AND id = ?2");
         _insertEntity = Prepare(
-            "INSERT INTO entities(tenant, id, types, geo_count, geo, doc) VALUES ($t, $id, $types, $gc, $geo, $doc) ON CONFLICT(tenant, id) DO NOTHING RETURNING seq",
-            "$t", "$id", "$types", "$gc", "$geo", "$doc");
-        _findForUpdate = Prepare("SELECT seq, types, geo_count, geo FROM entities WHERE tenant = $t AND id = $id", "$t", "$id");
-        _updateEntity = Prepare("UPDATE entities SET types = $types, geo_count = $gc, geo = $geo, doc = $doc WHERE seq = $seq", "$types", "$gc", "$geo", "$doc", "$seq");
-        _deleteEntity = Prepare("DELETE FROM entities WHERE tenant = $t AND id = $id RETURNING seq, types, geo_count", "$t", "$id");
-        _insertType = Prepare("INSERT OR IGNORE INTO entity_types(tenant, type, entity) VALUES ($t, $type, $e)", "$t", "$type", "$e");
-        _deleteType = Prepare("DELETE FROM entity_types WHERE tenant = $t AND type = $type AND entity = $e", "$t", "$type", "$e");
-        _selectAttrs = Prepare("SELECT attr, attr_type FROM entity_attrs WHERE tenant = $t AND entity = $e", "$t", "$e");
-        _insertAttr = Prepare("INSERT OR IGNORE INTO entity_attrs(tenant, entity, attr, attr_type) VALUES ($t, $e, $attr, $at)", "$t", "$e", "$attr", "$at");
-        _deleteAttr = Prepare("DELETE FROM entity_attrs WHERE tenant = $t AND entity = $e AND attr = $attr AND attr_type = $at", "$t", "$e", "$attr", "$at");
-        _deleteAttrs = Prepare("DELETE FROM entity_attrs WHERE tenant = $t AND entity = $e", "$t", "$e");
-        _insertGeo = Prepare(
-            "INSERT INTO entity_geo(id, min_x, max_x, min_y, max_y, tenant, prop) VALUES ($id, $minx, $maxx, $miny, $maxy, $t, $prop)",
-            "$id", "$minx", "$maxx", "$miny", "$maxy", "$t", "$prop");
-        _deleteGeo = Prepare("DELETE FROM entity_geo WHERE id = $id", "$id");
+            "INSERT INTO entities(tenant, id, types, attrs, geo_count, geo, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(tenant, id) DO NOTHING RETURNING seq");
+        _findForUpdate = Prepare("SELECT seq, types, attrs, geo_count, geo FROM entities WHERE tenant = ?1 AND id = ?2");
+        _updateEntity = Prepare("UPDATE entities SET types = ?1, attrs = ?2, geo_count = ?3, geo = ?4, doc = ?5 WHERE seq = ?6");
+        _deleteEntity = Prepare("DELETE FROM entities WHERE tenant = ?1 AND id = ?2 RETURNING seq, types, attrs, geo_count");
+        _insertType = Prepare("INSERT OR IGNORE INTO entity_types(tenant, type, entity) VALUES (?1, ?2, ?3)");
+        _deleteType = Prepare("DELETE FROM entity_types WHERE tenant = ?1 AND type = ?2 AND entity = ?3");
+        _insertAttr = Prepare("INSERT OR IGNORE INTO entity_attrs(tenant, attr, entity, attr_type) VALUES (?1, ?2, ?3, ?4)");
+        _deleteAttr = Prepare("DELETE FROM entity_attrs WHERE tenant = ?1 AND attr = ?2 AND entity = ?3 AND attr_type = ?4");
+        _insertGeo = Prepare("INSERT INTO entity_geo(id, min_x, max_x, min_y, max_y, tenant, prop) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        _deleteGeo = Prepare("DELETE FROM entity_geo WHERE id = ?1");
         _putContext = Prepare(
-            "INSERT INTO contexts(id, kind, body, created_at) VALUES ($id, $kind, $body, $at) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, body = excluded.body, created_at = excluded.created_at",
-            "$id", "$kind", "$body", "$at");
-        _deleteContext = Prepare("DELETE FROM contexts WHERE id = $id", "$id");
+            "INSERT INTO contexts(id, kind, body, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, body = excluded.body, created_at = excluded.created_at");
+        _deleteContext = Prepare("DELETE FROM contexts WHERE id = ?1");
     }
 
     public SqliteCommand Command(string sql) => _adHoc.Get(sql);
@@ -92,12 +85,12 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
     public void Begin()
     {
         _groupTenants.Clear();
-        _begin.ExecuteNonQuery();
+        _begin.Execute();
     }
 
     public void Commit()
     {
-        _commit.ExecuteNonQuery();
+        _commit.Execute();
         foreach (var (name, tid) in _groupTenants)
         {
             _committedTenants[name] = tid;
@@ -110,19 +103,19 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
     public void Rollback()
     {
         _groupTenants.Clear();
-        if (SQLitePCL.raw.sqlite3_get_autocommit(_connection.Handle) == 0)
+        if (!InAutocommit)
         {
-            _rollback.ExecuteNonQuery();
+            _rollback.Execute();
         }
     }
 
     public void BeginItem()
     {
         _itemTenants.Clear();
-        _savepoint.ExecuteNonQuery();
+        _savepoint.Execute();
     }
 
-    public void EndItem() => _release.ExecuteNonQuery();
+    public void EndItem() => _release.Execute();
 
     /// <summary>Undoes the current item's writes; false when the whole transaction is already gone.</summary>
     public bool UndoItem()
@@ -133,13 +126,13 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
         }
 
         _itemTenants.Clear();
-        if (SQLitePCL.raw.sqlite3_get_autocommit(_connection.Handle) != 0)
+        if (InAutocommit)
         {
             return false;
         }
 
-        _rollbackTo.ExecuteNonQuery();
-        _release.ExecuteNonQuery();
+        _rollbackTo.Execute();
+        _release.Execute();
         return true;
     }
 
@@ -151,12 +144,15 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
             return tid;
         }
 
-        _findTenant.Parameters[0].Value = name;
-        if (_findTenant.ExecuteScalar() is long found)
+        using (var found = _findTenant.Bind(1, name).Query())
         {
-            // Not made by this group, so it is committed (by an earlier run or another process).
-            _committedTenants[name] = found;
-            return found;
+            if (found.Read())
+            {
+                // Not made by this group, so it is committed (by an earlier run or another process).
+                tid = found.GetInt64(0);
+                _committedTenants[name] = tid;
+                return tid;
+            }
         }
 
         if (!create)
@@ -164,9 +160,13 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
             throw new NgsiLdException(ErrorType.NonexistentTenant, $"The tenant '{name}' does not exist.");
         }
 
-        _insertTenant.Parameters[0].Value = name;
-        _insertTenant.Parameters[1].Value = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-        tid = (long)_insertTenant.ExecuteScalar()!;
+        var now = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        using (var inserted = _insertTenant.Bind(1, name).Bind(2, now).Query())
+        {
+            inserted.Read();
+            tid = inserted.GetInt64(0);
+        }
+
         _groupTenants[name] = tid;
         _itemTenants.Add(name);
         return tid;
@@ -174,29 +174,30 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
 
     public JsonObject? GetEntity(long tenant, string id)
     {
-        _getDoc.Parameters[0].Value = tenant;
-        _getDoc.Parameters[1].Value = id;
-        return _getDoc.ExecuteScalar() is string doc ? EntityQueryExecutor.ParseDoc(doc) : null;
+        using var row = _getDoc.Bind(1, tenant).Bind(2, id).Query();
+        return row.Read() ? EntityQueryExecutor.ParseDoc(row.GetString(0)) : null;
     }
 
     public bool InsertEntity(long tenant, JsonObject entity)
     {
         var index = EntityIndex.Of(entity);
-        var p = _insertEntity.Parameters;
-        p[0].Value = tenant;
-        p[1].Value = index.Id;
-        p[2].Value = index.TypesJson;
-        p[3].Value = index.Geo.Count;
-        p[4].Value = (object?)index.GeoKey ?? DBNull.Value;
-        p[5].Value = index.Doc;
-        if (_insertEntity.ExecuteScalar() is not long seq)
+        long seq;
+        using (var row = _insertEntity
+            .Bind(1, tenant).Bind(2, index.Id).Bind(3, index.TypesJson).Bind(4, index.AttributesJson)
+            .Bind(5, index.Geo.Count).Bind(6, index.GeoKey).Bind(7, index.Doc)
+            .Query())
         {
-            return false;
+            if (!row.Read())
+            {
+                return false;
+            }
+
+            seq = row.GetInt64(0);
         }
 
         foreach (var type in index.Types)
         {
-            SetType(_insertType, tenant, type, seq);
+            _insertType.Bind(1, tenant).Bind(2, type).Bind(3, seq).Execute();
         }
 
         foreach (var (attribute, attributeType) in index.Attributes)
@@ -211,71 +212,60 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
     public void UpdateEntity(long tenant, JsonObject entity)
     {
         var index = EntityIndex.Of(entity);
-        _findForUpdate.Parameters[0].Value = tenant;
-        _findForUpdate.Parameters[1].Value = index.Id;
         long seq;
         string oldTypes;
+        string oldAttrs;
         long oldGeoCount;
         string? oldGeo;
-        using (var reader = _findForUpdate.ExecuteReader())
+        using (var row = _findForUpdate.Bind(1, tenant).Bind(2, index.Id).Query())
         {
-            if (!reader.Read())
+            if (!row.Read())
             {
                 throw NgsiLdException.NotFound($"Entity '{index.Id}' does not exist, so it cannot be updated.");
             }
 
-            seq = reader.GetInt64(0);
-            oldTypes = reader.GetString(1);
-            oldGeoCount = reader.GetInt64(2);
-            oldGeo = reader.IsDBNull(3) ? null : reader.GetString(3);
+            seq = row.GetInt64(0);
+            oldTypes = row.GetString(1);
+            oldAttrs = row.GetString(2);
+            oldGeoCount = row.GetInt64(3);
+            oldGeo = row.GetStringOrNull(4);
         }
 
-        var p = _updateEntity.Parameters;
-        p[0].Value = index.TypesJson;
-        p[1].Value = index.Geo.Count;
-        p[2].Value = (object?)index.GeoKey ?? DBNull.Value;
-        p[3].Value = index.Doc;
-        p[4].Value = seq;
-        _updateEntity.ExecuteNonQuery();
+        _updateEntity
+            .Bind(1, index.TypesJson).Bind(2, index.AttributesJson).Bind(3, index.Geo.Count).Bind(4, index.GeoKey).Bind(5, index.Doc).Bind(6, seq)
+            .Execute();
 
         if (!string.Equals(oldTypes, index.TypesJson, StringComparison.Ordinal))
         {
             foreach (var type in EntityIndex.ParseTypes(oldTypes))
             {
-                SetType(_deleteType, tenant, type, seq);
+                _deleteType.Bind(1, tenant).Bind(2, type).Bind(3, seq).Execute();
             }
 
             foreach (var type in index.Types)
             {
-                SetType(_insertType, tenant, type, seq);
+                _insertType.Bind(1, tenant).Bind(2, type).Bind(3, seq).Execute();
             }
         }
 
-        // Most updates touch values, not the set of attributes: write only the difference.
-        var existing = new HashSet<(string, string)>();
-        _selectAttrs.Parameters[0].Value = tenant;
-        _selectAttrs.Parameters[1].Value = seq;
-        using (var reader = _selectAttrs.ExecuteReader())
+        // Most updates change values, not the set of attributes: then the index is left alone, and
+        // otherwise only the difference is written.
+        if (!string.Equals(oldAttrs, index.AttributesJson, StringComparison.Ordinal))
         {
-            while (reader.Read())
+            var before = EntityIndex.ParsePairs(oldAttrs);
+            var after = index.Attributes.ToHashSet();
+            foreach (var pair in before)
             {
-                existing.Add((reader.GetString(0), reader.GetString(1)));
+                if (!after.Remove(pair))
+                {
+                    SetAttr(_deleteAttr, tenant, seq, pair.Attribute, pair.AttributeType);
+                }
             }
-        }
 
-        foreach (var pair in existing)
-        {
-            if (!index.Attributes.Contains(pair))
+            // What is left in 'after' was not there before.
+            foreach (var (attribute, attributeType) in after)
             {
-                SetAttr(_deleteAttr, tenant, seq, pair.Item1, pair.Item2);
-            }
-        }
-
-        foreach (var pair in index.Attributes)
-        {
-            if (!existing.Contains(pair))
-            {
-                SetAttr(_insertAttr, tenant, seq, pair.Attribute, pair.AttributeType);
+                SetAttr(_insertAttr, tenant, seq, attribute, attributeType);
             }
         }
 
@@ -288,95 +278,71 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
 
     public bool DeleteEntity(long tenant, string id)
     {
-        _deleteEntity.Parameters[0].Value = tenant;
-        _deleteEntity.Parameters[1].Value = id;
         long seq;
         string types;
+        string attrs;
         long geoCount;
-        using (var reader = _deleteEntity.ExecuteReader())
+        using (var row = _deleteEntity.Bind(1, tenant).Bind(2, id).Query())
         {
-            if (!reader.Read())
+            if (!row.Read())
             {
                 return false;
             }
 
-            seq = reader.GetInt64(0);
-            types = reader.GetString(1);
-            geoCount = reader.GetInt64(2);
+            seq = row.GetInt64(0);
+            types = row.GetString(1);
+            attrs = row.GetString(2);
+            geoCount = row.GetInt64(3);
         }
 
         foreach (var type in EntityIndex.ParseTypes(types))
         {
-            SetType(_deleteType, tenant, type, seq);
+            _deleteType.Bind(1, tenant).Bind(2, type).Bind(3, seq).Execute();
         }
 
-        _deleteAttrs.Parameters[0].Value = tenant;
-        _deleteAttrs.Parameters[1].Value = seq;
-        _deleteAttrs.ExecuteNonQuery();
+        foreach (var (attribute, attributeType) in EntityIndex.ParsePairs(attrs))
+        {
+            SetAttr(_deleteAttr, tenant, seq, attribute, attributeType);
+        }
+
         DeleteGeo(seq, geoCount);
         return true;
     }
 
-    public void PutContext(StoredContextDocument document)
-    {
-        var p = _putContext.Parameters;
-        p[0].Value = document.Id;
-        p[1].Value = document.Kind;
-        p[2].Value = document.Body;
-        p[3].Value = document.CreatedAt.ToString("O", CultureInfo.InvariantCulture);
-        _putContext.ExecuteNonQuery();
-    }
+    public void PutContext(StoredContextDocument document) =>
+        _putContext
+            .Bind(1, document.Id)
+            .Bind(2, document.Kind)
+            .Bind(3, document.Body)
+            .Bind(4, document.CreatedAt.ToString("O", CultureInfo.InvariantCulture))
+            .Execute();
 
-    public bool DeleteContext(string id)
-    {
-        _deleteContext.Parameters[0].Value = id;
-        return _deleteContext.ExecuteNonQuery() > 0;
-    }
+    public bool DeleteContext(string id) => _deleteContext.Bind(1, id).Execute() > 0;
 
     public void Dispose()
     {
         _adHoc.Dispose();
-        foreach (var command in _prepared)
+
+        // Statements must be finalized before the connection closes, or SQLite keeps the file open.
+        foreach (var statement in _prepared)
         {
-            command.Dispose();
+            statement.Dispose();
         }
 
         _connection.Dispose();
     }
 
-    private static void SetType(SqliteCommand command, long tenant, string type, long seq)
-    {
-        var p = command.Parameters;
-        p[0].Value = tenant;
-        p[1].Value = type;
-        p[2].Value = seq;
-        command.ExecuteNonQuery();
-    }
+    private static void SetAttr(RawStatement statement, long tenant, long seq, string attribute, string attributeType) =>
+        statement.Bind(1, tenant).Bind(2, attribute).Bind(3, seq).Bind(4, attributeType).Execute();
 
-    private static void SetAttr(SqliteCommand command, long tenant, long seq, string attribute, string attributeType)
-    {
-        var p = command.Parameters;
-        p[0].Value = tenant;
-        p[1].Value = seq;
-        p[2].Value = attribute;
-        p[3].Value = attributeType;
-        command.ExecuteNonQuery();
-    }
+    private bool InAutocommit => SQLitePCL.raw.sqlite3_get_autocommit(_connection.Handle) != 0;
 
     private void InsertGeo(long tenant, long seq, EntityIndex index)
     {
-        var p = _insertGeo.Parameters;
         for (var k = 0; k < index.Geo.Count; k++)
         {
             var g = index.Geo[k];
-            p[0].Value = GeoRowId(seq, k);
-            p[1].Value = g.MinX;
-            p[2].Value = g.MaxX;
-            p[3].Value = g.MinY;
-            p[4].Value = g.MaxY;
-            p[5].Value = tenant;
-            p[6].Value = g.Property;
-            _insertGeo.ExecuteNonQuery();
+            _insertGeo.Bind(1, GeoRowId(seq, k)).Bind(2, g.MinX).Bind(3, g.MaxX).Bind(4, g.MinY).Bind(5, g.MaxY).Bind(6, tenant).Bind(7, g.Property).Execute();
         }
     }
 
@@ -384,24 +350,16 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
     {
         for (var k = 0; k < count; k++)
         {
-            _deleteGeo.Parameters[0].Value = GeoRowId(seq, k);
-            _deleteGeo.ExecuteNonQuery();
+            _deleteGeo.Bind(1, GeoRowId(seq, k)).Execute();
         }
     }
 
     private static long GeoRowId(long seq, long k) => (seq << 16) | k;
 
-    private SqliteCommand Prepare(string sql, params string[] parameters)
+    private RawStatement Prepare(string sql)
     {
-        var command = _connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var name in parameters)
-        {
-            command.Parameters.Add(new SqliteParameter { ParameterName = name, Value = DBNull.Value });
-        }
-
-        command.Prepare();
-        _prepared.Add(command);
-        return command;
+        var statement = new RawStatement(_connection, sql);
+        _prepared.Add(statement);
+        return statement;
     }
 }
