@@ -202,15 +202,17 @@ public sealed class SqliteSpecificTests : IAsyncLifetime
         await InsertAsync(Entity("urn:out", Vehicle, 50, 50));
         await InsertAsync(Entity("urn:none", Vehicle));
         await InsertAsync(Entity("urn:in2", Building, 11, 9));
-        var geo = new GeoQuery(GeoRelation.Within, Location, null, null) { SearchBox = (9, 8, 12, 11) };
+        var geo = GeoQuery.Parse("within", "Polygon", "[[[9,8],[12,8],[12,11],[9,11],[9,8]]]", null, LdContext.Core);
+        Assert.Equal(Location, geo.GeoProperty);
 
-        // GeoQuery.Matches is still a stub; accepting every candidate shows what the R-tree let through.
-        // TODO(merge): once the geo evaluator lands, also run this through the public QueryEntitiesAsync.
+        // Accepting every candidate shows what the R-tree let through; the public path also applies Matches.
         var page = await _store.QueryEntitiesAsync("", new EntityQuery { Geo = geo, Count = true }, _ => true, CancellationToken.None);
         Assert.Equal(["urn:in1", "urn:in2"], page.Entities.Select(e => (string)e["id"]!));
         Assert.Equal(2, page.TotalCount);
+        var exact = await _store.QueryEntitiesAsync("", new EntityQuery { Geo = geo, Count = true }, CancellationToken.None);
+        Assert.Equal(["urn:in1", "urn:in2"], exact.Entities.Select(e => (string)e["id"]!));
 
-        var otherProperty = geo with { GeoProperty = Ns + "elsewhere" };
+        var otherProperty = GeoQuery.Parse("within", "Polygon", "[[[9,8],[12,8],[12,11],[9,11],[9,8]]]", Ns + "elsewhere", LdContext.Core);
         Assert.Empty((await _store.QueryEntitiesAsync("", new EntityQuery { Geo = otherProperty }, _ => true, CancellationToken.None)).Entities);
 
         var plan = await _store.ExplainQueryAsync("", new EntityQuery { Geo = geo }, CancellationToken.None);

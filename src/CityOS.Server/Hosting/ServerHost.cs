@@ -1,4 +1,6 @@
 using CityOS.Broker;
+using CityOS.Broker.Api;
+using CityOS.Storage.Sqlite;
 using Microsoft.Extensions.Options;
 
 namespace CityOS.Server.Hosting;
@@ -18,16 +20,33 @@ public static class ServerHost
         builder.Configuration.AddInMemoryCollection(overrides);
         var urls = builder.Configuration["CityOS:Urls"] ?? "http://localhost:1026";
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+        var maxBody = builder.Configuration.GetValue<long?>("CityOS:Broker:MaxBodyBytes") ?? new BrokerOptions().MaxBodyBytes;
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = maxBody;
+        });
 
         builder.Services.AddOptions<CityOSOptions>().BindConfiguration(CityOSOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOpenApi();
+        var dataDirectory = builder.Configuration["CityOS:DataDirectory"] ?? new CityOSOptions().DataDirectory;
+        builder.Services.AddSqliteStore(Path.GetFullPath(dataDirectory));
+        builder.Services.AddNgsiLdBroker(PublicBaseUrl(urls));
 
         var app = builder.Build();
+        app.MapNgsiLdApi();
         app.MapOpenApi();
         app.MapSystemEndpoints();
         return app;
+    }
+
+    /// <summary>The base URL under which hosted @contexts are published (first listen address; wildcard hosts become localhost).</summary>
+    private static string PublicBaseUrl(string urls)
+    {
+        var first = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[0];
+        return first.Replace("://*", "://localhost", StringComparison.Ordinal).Replace("://+", "://localhost", StringComparison.Ordinal)
+            .Replace("://0.0.0.0", "://localhost", StringComparison.Ordinal).TrimEnd('/');
     }
 
     /// <summary>Runs the server until shutdown; invalid settings print which one and why and return 2.</summary>

@@ -1,0 +1,349 @@
+using System.Text.Json.Nodes;
+using CityOS.Broker.Storage;
+using CityOS.NgsiLd.Errors;
+using CityOS.NgsiLd.JsonLd;
+using CityOS.NgsiLd.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+
+namespace CityOS.Broker.Api;
+
+/// <summary>The NGSI-LD entity endpoints (§6.4–§6.7): /entities and /entities/{id}/attrs.</summary>
+internal static class EntitiesApi
+{
+    private static readonly HashSet<string> RetrieveParameters = new(StringComparer.Ordinal)
+    {
+        "attrs", "pick", "omit", "options", "format", "lang", "datasetId", "geometryProperty", "type", "local",
+    };
+
+    private static readonly HashSet<string> NoParameters = new(StringComparer.Ordinal) { "local" };
+    private static readonly HashSet<string> OptionsOnly = new(StringComparer.Ordinal) { "options", "local" };
+    private static readonly HashSet<string> DeleteAttributeParameters = new(StringComparer.Ordinal) { "datasetId", "deleteAll", "local" };
+
+    public static RouteGroupBuilder MapEntitiesApi(this RouteGroupBuilder api)
+    {
+        api.MapPost("/entities", CreateAsync).WithName("CreateEntity");
+        api.MapGet("/entities", QueryAsync).WithName("QueryEntities");
+        api.MapDelete("/entities", PurgeAsync).WithName("PurgeEntities");
+        api.MapGet("/entities/{entityId}", RetrieveAsync).WithName("RetrieveEntity");
+        api.MapPut("/entities/{entityId}", ReplaceAsync).WithName("ReplaceEntity");
+        api.MapPatch("/entities/{entityId}", MergeAsync).WithName("MergeEntity");
+        api.MapDelete("/entities/{entityId}", DeleteAsync).WithName("DeleteEntity");
+        api.MapPost("/entities/{entityId}/attrs", AppendAsync).WithName("AppendAttributes");
+        api.MapPatch("/entities/{entityId}/attrs", UpdateAttributesAsync).WithName("UpdateAttributes");
+        api.MapPatch("/entities/{entityId}/attrs/{attrId}", PartialAttributeUpdateAsync).WithName("PartialAttributeUpdate");
+        api.MapPut("/entities/{entityId}/attrs/{attrId}", ReplaceAttributeAsync).WithName("ReplaceAttribute");
+        api.MapDelete("/entities/{entityId}/attrs/{attrId}", DeleteAttributeAsync).WithName("DeleteAttribute");
+        return api;
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext http, EntityService service, IContextResolver resolver, IOptions<BrokerOptions> options, CancellationToken ct)
+    {
+        var request = http.Request;
+        QueryParameters.RejectUnknown(request.Query, NoParameters);
+        var tenant = NgsiLdRequest.Tenant(request);
+        var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: false, ct);
+        var entity = EntityParser.Parse(AsObject(body), context, PayloadKind.Entity);
+        await service.CreateAsync(tenant, entity, ct);
+        var id = (string)entity[Names.Id]!;
+        return Results.Created("/ngsi-ld/v1/entities/" + Uri.EscapeDataString(id), null);
+    }
+
+    private static async Task<IResult> RetrieveAsync(string entityId, HttpContext http, EntityService service, IContextResolver resolver, CancellationToken ct)
+    {
+        var request = http.Request;
+        QueryParameters.RejectUnknown(request.Query, RetrieveParameters);
+        var format = NgsiLdRequest.Negotiate(request, allowGeoJson: true);
+        var tenant = NgsiLdRequest.Tenant(request);
+        EntityParser.ValidateEntityId(entityId);
+        var context = await NgsiLdRequest.ContextFromLinkAsync(request, resolver, ct);
+        var options = QueryParameters.Options(request.Query);
+        QueryParameters.CheckOptions(options, "keyValues", "simplified", "concise", "normalized", "sysAttrs");
+        var render = QueryParameters.Render(request.Query, options, context);
+        var entity = await service.RetrieveAsync(tenant, entityId, ct);
+        if (QueryParameters.Single(request.Query, "type") is { } typeFilter
+            && !entity[Names.Type]!.AsArray().Any(t => (string?)t == context.ExpandTerm(typeFilter)))
+        {
+            throw NgsiLdException.NotFound($"Entity '{entityId}' is not of type '{typeFilter}'.");
+        }
+
+        if (QueryParameters.List(request.Query, "attrs") is { } attrs && !attrs.Any(a => entity.ContainsKey(context.ExpandTerm(a))))
+        {
+            throw NgsiLdException.NotFound($"Entity '{entityId}' has none of the attributes asked for.");
+        }
+
+        JsonNode output = format == ResponseFormat.GeoJson
+            ? EntityRenderer.RenderFeature(entity, context, render, QueryParameters.GeometryProperty(request.Query, context))
+            : EntityRenderer.Render(entity, context, render);
+        return new NgsiLdResponse(output, format, context);
+    }
+
+    private static async Task<IResult> QueryAsync(HttpContext http, EntityService service, IContextResolver resolver, IOptions<BrokerOptions> brokerOptions, CancellationToken ct)
+    {
+        var request = http.Request;
+        QueryParameters.RejectUnknown(request.Query, QueryParameters.EntityQuery);
+        var format = NgsiLdRequest.Negotiate(request, allowGeoJson: true);
+        var tenant = NgsiLdRequest.Tenant(request);
+        var context = await NgsiLdRequest.ContextFromLinkAsync(request, resolver, ct);
+        var options = QueryParameters.Options(request.Query);
+        QueryParameters.CheckOptions(options, "keyValues", "simplified", "concise", "normalized", "sysAttrs", "count");
+        var query = QueryParameters.EntityQueryOf(request.Query, context, brokerOptions.Value, requireFilter: QueryParameters.Single(request.Query, "local") != "true");
+        var render = QueryParameters.Render(request.Query, options, context);
+        var page = await service.QueryAsync(tenant, query, ct);
+        return QueryResponse(http, page, query, render, format, context, QueryParameters.GeometryProperty(request.Query, context));
+    }
+
+    /// <summary>Renders a page of entities with count and paging headers; shared with POST /entityOperations/query.</summary>
+    internal static IResult QueryResponse(HttpContext http, EntityPage page, EntityQuery query, RenderOptions render, ResponseFormat format, LdContext context, string geometryProperty)
+    {
+        JsonNode output;
+        if (format == ResponseFormat.GeoJson)
+        {
+            output = EntityRenderer.RenderFeatureCollection(page.Entities, context, render, geometryProperty);
+        }
+        else
+        {
+            var array = new JsonArray();
+            foreach (var entity in page.Entities)
+            {
+                array.Add(EntityRenderer.Render(entity, context, render));
+            }
+
+            output = array;
+        }
+
+        var headers = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (page.TotalCount is { } total)
+        {
+            headers["NGSILD-Results-Count"] = total.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        var links = PagingLinks(http.Request, query, page);
+        if (links.Length > 0)
+        {
+            headers["Link"] = links;
+        }
+
+        return new NgsiLdResponse(output, format, context) { Headers = headers };
+    }
+
+    private static string PagingLinks(HttpRequest request, EntityQuery query, EntityPage page)
+    {
+        if (!HttpMethods.IsGet(request.Method) || query.Limit == 0)
+        {
+            return string.Empty;
+        }
+
+        var parts = new List<string>(2);
+        if (query.Offset > 0)
+        {
+            parts.Add($"<{PageUrl(request, Math.Max(0, query.Offset - query.Limit), query.Limit)}>; rel=\"prev\"; type=\"application/ld+json\"");
+        }
+
+        var hasNext = page.TotalCount is { } total ? query.Offset + page.Entities.Count < total : page.Entities.Count == query.Limit;
+        if (hasNext)
+        {
+            parts.Add($"<{PageUrl(request, query.Offset + query.Limit, query.Limit)}>; rel=\"next\"; type=\"application/ld+json\"");
+        }
+
+        return string.Join(", ", parts);
+    }
+
+    private static string PageUrl(HttpRequest request, int offset, int limit)
+    {
+        var query = new List<KeyValuePair<string, string?>>();
+        foreach (var (key, values) in request.Query)
+        {
+            if (key is "offset" or "limit")
+            {
+                continue;
+            }
+
+            foreach (var value in values)
+            {
+                query.Add(new(key, value));
+            }
+        }
+
+        query.Add(new("limit", limit.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        query.Add(new("offset", offset.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        return request.Path + Microsoft.AspNetCore.Http.QueryString.Create(query).ToUriComponent();
+    }
+
+    private static async Task<IResult> PurgeAsync(HttpContext http, EntityService service, IContextResolver resolver, IOptions<BrokerOptions> brokerOptions, CancellationToken ct)
+    {
+        var request = http.Request;
+        QueryParameters.RejectUnknown(request.Query, QueryParameters.EntityQuery);
+        var tenant = NgsiLdRequest.Tenant(request);
+        var context = await NgsiLdRequest.ContextFromLinkAsync(request, resolver, ct);
+        var query = QueryParameters.EntityQueryOf(request.Query, context, brokerOptions.Value, requireFilter: true);
+        await service.PurgeAsync(tenant, query, ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> ReplaceAsync(string entityId, HttpContext http, EntityService service, IContextResolver resolver, IOptions<BrokerOptions> options, CancellationToken ct)
+    {
+        var request = http.Request;
+        QueryParameters.RejectUnknown(request.Query, NoParameters);
+        var tenant = NgsiLdRequest.Tenant(request);
+        EntityParser.ValidateEntityId(entityId);
+        var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: false, ct);
+        var obj = AsObject(body);
+        CheckBodyId(obj, entityId);
+        obj[Names.Id] = entityId;
+        var entity = EntityParser.Parse(obj, context, PayloadKind.Entity);
+        await service.ReplaceAsync(tenant, entity, ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> MergeAsync(string entityId, HttpContext http, EntityService service, IContextResolver resolver, IOptions<BrokerOptions> options, CancellationToken ct)
+    {
+        var request = http.Request;
+        QueryParameters.RejectUnknown(request.Query, OptionsOnly);
+        var tenant = NgsiLdRequest.Tenant(request);
+        EntityParser.ValidateEntityId(entityId);
+        var words = QueryParameters.Options(request.Query);
+        QueryParameters.CheckOptions(words, "keyValues", "simplified", "concise", "normalized");
+        var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: true, ct);
+        var obj = AsObject(body);
+        CheckBodyId(obj, entityId);
+        var keyValues = words.Contains("keyValues") || words.Contains("simplified");
+        var fragment = EntityParser.Parse(obj, context, PayloadKind.Fragment, keyValues);
+        await service.MergeAsync(tenant, entityId, fragment, keyValues, ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> DeleteAsync(string entityId, HttpContext http, EntityService service, CancellationToken ct)
+    {
+        var request = http.Request;
+        QueryParameters.RejectUnknown(request.Query, NoParameters);
+        var tenant = NgsiLdRequest.Tenant(request);
+        EntityParser.ValidateEntityId(entityId);
+        await service.DeleteAsync(tenant, entityId, ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> AppendAsync(string entityId, HttpContext http, EntityService service, IContextResolver resolver, IOptions<BrokerOptions> options, CancellationToken ct)
+    {
+        var request = http.Request;
+        QueryParameters.RejectUnknown(request.Query, OptionsOnly);
+        var tenant = NgsiLdRequest.Tenant(request);
+        EntityParser.ValidateEntityId(entityId);
+        var words = QueryParameters.Options(request.Query);
+        QueryParameters.CheckOptions(words, "noOverwrite");
+        var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: false, ct);
+        var obj = AsObject(body);
+        CheckBodyId(obj, entityId);
+        var fragment = EntityParser.Parse(obj, context, PayloadKind.Fragment);
+        var result = await service.AppendAsync(tenant, entityId, fragment, words.Contains("noOverwrite"), ct);
+        return UpdateResultResponse(result, context);
+    }
+
+    private static async Task<IResult> UpdateAttributesAsync(string entityId, HttpContext http, EntityService service, IContextResolver resolver, IOptions<BrokerOptions> options, CancellationToken ct)
+    {
+        var request = http.Request;
+        QueryParameters.RejectUnknown(request.Query, OptionsOnly);
+        var tenant = NgsiLdRequest.Tenant(request);
+        EntityParser.ValidateEntityId(entityId);
+        var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: true, ct);
+        var obj = AsObject(body);
+        CheckBodyId(obj, entityId);
+        var fragment = EntityParser.Parse(obj, context, PayloadKind.Fragment);
+        var result = await service.UpdateAttributesAsync(tenant, entityId, fragment, ct);
+        return UpdateResultResponse(result, context);
+    }
+
+    private static async Task<IResult> PartialAttributeUpdateAsync(string entityId, string attrId, HttpContext http, EntityService service, IContextResolver resolver, IOptions<BrokerOptions> options, CancellationToken ct)
+    {
+        var request = http.Request;
+        QueryParameters.RejectUnknown(request.Query, NoParameters);
+        var tenant = NgsiLdRequest.Tenant(request);
+        EntityParser.ValidateEntityId(entityId);
+        var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: true, ct);
+        var attribute = context.ExpandTerm(attrId);
+        var instances = EntityParser.ParseAttribute(attribute, StripContext(body), context, PayloadKind.Fragment);
+        await service.PartialAttributeUpdateAsync(tenant, entityId, attribute, instances, ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> ReplaceAttributeAsync(string entityId, string attrId, HttpContext http, EntityService service, IContextResolver resolver, IOptions<BrokerOptions> options, CancellationToken ct)
+    {
+        var request = http.Request;
+        QueryParameters.RejectUnknown(request.Query, NoParameters);
+        var tenant = NgsiLdRequest.Tenant(request);
+        EntityParser.ValidateEntityId(entityId);
+        var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: false, ct);
+        var attribute = context.ExpandTerm(attrId);
+        var instances = EntityParser.ParseAttribute(attribute, StripContext(body), context, PayloadKind.Entity);
+        await service.ReplaceAttributeAsync(tenant, entityId, attribute, instances, ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> DeleteAttributeAsync(string entityId, string attrId, HttpContext http, EntityService service, IContextResolver resolver, CancellationToken ct)
+    {
+        var request = http.Request;
+        QueryParameters.RejectUnknown(request.Query, DeleteAttributeParameters);
+        var tenant = NgsiLdRequest.Tenant(request);
+        EntityParser.ValidateEntityId(entityId);
+        var context = await NgsiLdRequest.ContextFromLinkAsync(request, resolver, ct);
+        var deleteAll = QueryParameters.Single(request.Query, "deleteAll") switch
+        {
+            null or "false" => false,
+            "true" => true,
+            var other => throw NgsiLdException.BadRequest($"deleteAll must be true or false, not '{other}'."),
+        };
+        var datasetId = QueryParameters.Single(request.Query, "datasetId");
+        if (datasetId is not null && deleteAll)
+        {
+            throw NgsiLdException.BadRequest("datasetId and deleteAll=true cannot be used together.");
+        }
+
+        await service.DeleteAttributeAsync(tenant, entityId, context.ExpandTerm(attrId), datasetId is null or "@none" ? null : context.ExpandTerm(datasetId), deleteAll, ct);
+        return Results.NoContent();
+    }
+
+    internal static IResult UpdateResultResponse(UpdateResult result, LdContext context)
+    {
+        if (result.Complete)
+        {
+            return Results.NoContent();
+        }
+
+        var updated = new JsonArray();
+        foreach (var name in result.Updated)
+        {
+            updated.Add(context.CompactIri(name));
+        }
+
+        var notUpdated = new JsonArray();
+        foreach (var item in result.NotUpdated)
+        {
+            notUpdated.Add(new JsonObject { ["attributeName"] = context.CompactIri(item.AttributeName), ["reason"] = item.Reason });
+        }
+
+        return new PlainJsonResponse(new JsonObject { ["updated"] = updated, ["notUpdated"] = notUpdated }, StatusCodes.Status207MultiStatus);
+    }
+
+    internal static JsonObject AsObject(JsonNode body) =>
+        body as JsonObject ?? throw NgsiLdException.BadRequest("The body must be a JSON object.");
+
+    private static JsonNode StripContext(JsonNode body)
+    {
+        if (body is JsonObject o)
+        {
+            o.Remove("@context");
+        }
+
+        return body;
+    }
+
+    private static void CheckBodyId(JsonObject body, string entityId)
+    {
+        if (body[Names.Id] is { } id && (id is not JsonValue v || !v.TryGetValue<string>(out var s) || s != entityId))
+        {
+            throw NgsiLdException.BadRequest("The id in the body does not match the id in the URL.");
+        }
+    }
+}
