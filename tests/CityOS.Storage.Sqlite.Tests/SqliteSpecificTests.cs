@@ -100,6 +100,34 @@ public sealed class SqliteSpecificTests : IAsyncLifetime
         planLine.StartsWith("SCAN", StringComparison.Ordinal) && !planLine.Contains("VIRTUAL TABLE", StringComparison.Ordinal);
 
     [Fact]
+    public async Task Committed_writes_reach_the_database_file_through_background_checkpoints()
+    {
+        var file = new FileInfo(Path.Combine(_directory, SqliteEntityStore.FileName));
+        var before = file.Length;
+        for (var i = 0; i < 10; i++)
+        {
+            await _store.WriteAsync("", false, async (s, ct) =>
+            {
+                for (var k = 0; k < 100; k++)
+                {
+                    await s.InsertAsync(Entity($"urn:{i}:{k}", Vehicle, k, k), ct);
+                }
+
+                return true;
+            }, CancellationToken.None);
+        }
+
+        // The writer never checkpoints; only the background checkpointer moves pages into the main file.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (new FileInfo(file.FullName).Length <= before && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(new FileInfo(file.FullName).Length > before);
+    }
+
+    [Fact]
     public async Task Type_query_plan_uses_the_type_index_and_never_scans_a_table()
     {
         foreach (var query in new[]

@@ -53,12 +53,11 @@ internal sealed class SqliteWriter : IAsyncDisposable
         return item.Task;
     }
 
-    /// <summary>Stops taking work, finishes what is queued, and closes the connection.</summary>
+    /// <summary>Stops taking work and finishes what is queued; the connection stays open for its owner to close.</summary>
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
-        _connection.Dispose();
     }
 
     private async Task RunAsync()
