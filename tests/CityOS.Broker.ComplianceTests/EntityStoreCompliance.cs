@@ -521,6 +521,21 @@ public abstract class EntityStoreCompliance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ids_types_and_attributes_with_non_ASCII_characters_are_found()
+    {
+        const string id = "urn:ngsi-ld:Straße:Zürich-☃\"q\"";
+        const string type = Ns + "Gebäude";
+        const string attribute = Ns + "höhe";
+        await InsertAllAsync(Entity(id, type, (attribute, 1)), Entity("urn:other", Vehicle, (Speed, 1)));
+
+        Assert.Equal([id], await QueryIdsAsync(new EntityQuery { Ids = [id, "urn:x"] }));
+        Assert.Equal([id], await QueryIdsAsync(new EntityQuery { Type = new AnyTypeOf(type, Building) }));
+        Assert.Equal([id], await QueryIdsAsync(new EntityQuery { Attrs = [attribute, Owner] }));
+        Assert.NotNull(await Store.GetEntityAsync("", id, None));
+        Assert.Contains(new AttributeUsage(type, attribute, "Property", 1), await Store.GetAttributeUsageAsync("", None));
+    }
+
+    [Fact]
     public async Task Query_by_type_returns_entities_having_that_type()
     {
         await InsertAllAsync(
