@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
@@ -11,8 +12,11 @@ namespace CityOS.Storage.Sqlite.Internal;
 /// </summary>
 internal sealed class SqliteWriter : IAsyncDisposable
 {
-    // Bounds the latency a group adds to its last item; 1,000-entity batches are one item each.
+    // How many queued items one pass takes; 1,000-entity batches are one item each.
     private const int MaxGroup = 512;
+
+    // A transaction commits early once it has run this long, bounding its size and its callers' wait.
+    private static readonly TimeSpan MaxTransactionTime = TimeSpan.FromMilliseconds(100);
 
     private readonly WriterConnection _connection;
     private readonly ILogger _logger;
@@ -72,11 +76,16 @@ internal sealed class SqliteWriter : IAsyncDisposable
 
             try
             {
-                await RunGroupAsync(group).ConfigureAwait(false);
+                var next = 0;
+                while (next < group.Count)
+                {
+                    next = await RunTransactionAsync(group, next).ConfigureAwait(false);
+                }
             }
             catch (Exception ex)
             {
-                // Never let the loop die: a dead writer would hang every later write.
+                // Never let the loop die: a dead writer would hang every later write. Items of transactions
+                // that already committed were completed then; completing them again changes nothing.
                 Log.WriterGroupFailed(_logger, ex);
                 try
                 {
@@ -90,24 +99,33 @@ internal sealed class SqliteWriter : IAsyncDisposable
                 foreach (var item in group)
                 {
                     item.FailIfNotFailed(ex);
+                    item.Complete();
                 }
-            }
-
-            foreach (var item in group)
-            {
-                item.Complete();
             }
 
             group.Clear();
         }
     }
 
-    private async Task RunGroupAsync(List<WriteItem> group)
+    /// <summary>
+    /// Runs items from <paramref name="start"/> in one transaction, committing early once it has run for
+    /// <see cref="MaxTransactionTime"/> (so a queue of large batches does not become one huge transaction),
+    /// then completes their callers. Returns the index of the first item not run.
+    /// </summary>
+    private async Task<int> RunTransactionAsync(List<WriteItem> group, int start)
     {
         _connection.Begin();
+        var began = Stopwatch.GetTimestamp();
         Exception? broken = null;
-        foreach (var item in group)
+        var end = start;
+        for (; end < group.Count; end++)
         {
+            if (end > start && Stopwatch.GetElapsedTime(began) > MaxTransactionTime)
+            {
+                break;
+            }
+
+            var item = group[end];
             if (broken is not null)
             {
                 item.Fail(broken);
@@ -142,27 +160,37 @@ internal sealed class SqliteWriter : IAsyncDisposable
         {
             Log.WriterGroupRolledBack(_logger, broken);
             _connection.Rollback();
-            foreach (var item in group)
+            FailSucceeded(group, start, end, broken);
+        }
+        else
+        {
+            try
             {
-                item.FailIfSucceeded(broken);
+                _connection.Commit();
+                Interlocked.Increment(ref _commits);
             }
-
-            return;
+            catch (Exception ex)
+            {
+                Log.WriterCommitFailed(_logger, ex);
+                _connection.Rollback();
+                FailSucceeded(group, start, end, ex);
+            }
         }
 
-        try
+        // Only now, after COMMIT returned (or the transaction was abandoned), do callers learn the outcome.
+        for (var i = start; i < end; i++)
         {
-            _connection.Commit();
-            Interlocked.Increment(ref _commits);
+            group[i].Complete();
         }
-        catch (Exception ex)
+
+        return end;
+    }
+
+    private static void FailSucceeded(List<WriteItem> group, int start, int end, Exception error)
+    {
+        for (var i = start; i < end; i++)
         {
-            Log.WriterCommitFailed(_logger, ex);
-            _connection.Rollback();
-            foreach (var item in group)
-            {
-                item.FailIfSucceeded(ex);
-            }
+            group[i].FailIfSucceeded(error);
         }
     }
 }
