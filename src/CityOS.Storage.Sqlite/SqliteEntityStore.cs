@@ -307,7 +307,9 @@ public sealed class SqliteEntityStore : IEntityStore, IAsyncDisposable
             SqliteSchema.Migrate(connection, DatabasePath);
             LoadTenants(connection);
             writerConnection = new WriterConnection(connection, _tenants);
-            readers = new ReadConnectionPool(DatabasePath, Math.Clamp(Environment.ProcessorCount * 2, 4, 16));
+            // Reads run synchronously on request threads, so under load there can be more of them than cores;
+            // keeping up to 16 idle avoids reopening (and re-preparing) connections in bursts.
+            readers = new ReadConnectionPool(DatabasePath, maxIdle: 16);
             _checkpointer = new WalCheckpointer(DatabasePath, _logger);
         }
         catch (Exception ex)

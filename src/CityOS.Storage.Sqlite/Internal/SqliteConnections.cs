@@ -98,7 +98,7 @@ internal static class SqliteConnections
             Execute(connection, """
                 PRAGMA busy_timeout = 5000;
                 PRAGMA temp_store = MEMORY;
-                PRAGMA cache_size = -16384;
+                PRAGMA cache_size = -8192;
                 PRAGMA mmap_size = 268435456;
                 """);
             return connection;
