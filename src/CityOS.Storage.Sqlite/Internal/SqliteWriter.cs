@@ -27,6 +27,7 @@ internal sealed class SqliteWriter : IAsyncDisposable
     });
 
     private readonly Task _loop;
+    private long _commits;
 
     public SqliteWriter(WriterConnection connection, ILogger logger)
     {
@@ -34,8 +35,6 @@ internal sealed class SqliteWriter : IAsyncDisposable
         _logger = logger;
         _loop = Task.Run(RunAsync);
     }
-
-    private long _commits;
 
     /// <summary>Group commits so far (lets tests see that concurrent writes share commits).</summary>
     public long Commits => Volatile.Read(ref _commits);
