@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using CityOS.Broker.Storage;
 using CityOS.Storage.Sqlite.Internal;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -23,7 +24,9 @@ public sealed class SqliteEntityStore : IEntityStore, IAsyncDisposable
     private readonly ConcurrentDictionary<string, long> _tenants = new(StringComparer.Ordinal);
     private readonly Lock _initLock = new();
     private Task? _initialization;
+    private WriterConnection? _writerConnection;
     private SqliteWriter? _writer;
+    private WalCheckpointer? _checkpointer;
     private ReadConnectionPool? _readers;
     private volatile bool _disposed;
 
@@ -246,7 +249,15 @@ public sealed class SqliteEntityStore : IEntityStore, IAsyncDisposable
             await _writer.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (_checkpointer is not null)
+        {
+            await _checkpointer.DisposeAsync().ConfigureAwait(false);
+        }
+
         _readers?.Dispose();
+
+        // Closed last: the last connection to close checkpoints the WAL into the file and removes it.
+        _writerConnection?.Dispose();
     }
 
     /// <summary>Runs a write on the writer connection (used by the hosted @context store of the same database).</summary>
@@ -286,35 +297,48 @@ public sealed class SqliteEntityStore : IEntityStore, IAsyncDisposable
 
     private void Open()
     {
-        Directory.CreateDirectory(DataDirectory);
+        SqliteConnection? connection = null;
         WriterConnection? writerConnection = null;
+        ReadConnectionPool? readers = null;
         try
         {
-            var connection = SqliteConnections.OpenWriter(DatabasePath);
-            try
+            Directory.CreateDirectory(DataDirectory);
+            connection = SqliteConnections.OpenWriter(DatabasePath);
+            SqliteSchema.Migrate(connection, DatabasePath);
+            LoadTenants(connection);
+            writerConnection = new WriterConnection(connection, _tenants);
+            // Reads run synchronously on request threads, so under load there can be more of them than cores;
+            // keeping up to 16 idle avoids reopening (and re-preparing) connections in bursts.
+            readers = new ReadConnectionPool(DatabasePath, maxIdle: 16);
+            _checkpointer = new WalCheckpointer(DatabasePath, _logger);
+        }
+        catch (Exception ex)
+        {
+            readers?.Dispose();
+            if (writerConnection is not null)
             {
-                SqliteSchema.Migrate(connection, DatabasePath);
-                LoadTenants(connection);
-                writerConnection = new WriterConnection(connection, _tenants);
+                writerConnection.Dispose();
             }
-            catch
+            else
             {
-                connection.Dispose();
-                throw;
+                connection?.Dispose();
             }
 
-            _readers = new ReadConnectionPool(DatabasePath, Math.Clamp(Environment.ProcessorCount * 2, 4, 16));
-            _writer = new SqliteWriter(writerConnection, _logger);
-            Log.Opened(_logger, DatabasePath, SqliteSchema.CurrentVersion);
+            if (ex is SqliteException or IOException or UnauthorizedAccessException)
+            {
+                throw new InvalidOperationException($"Cannot open the SQLite store at '{DatabasePath}': {ex.Message}", ex);
+            }
+
+            throw;
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
-        {
-            writerConnection?.Dispose();
-            throw new InvalidOperationException($"Cannot open the SQLite store at '{DatabasePath}': {ex.Message}", ex);
-        }
+
+        _readers = readers;
+        _writerConnection = writerConnection;
+        _writer = new SqliteWriter(writerConnection, _logger);
+        Log.Opened(_logger, DatabasePath, SqliteSchema.CurrentVersion);
     }
 
-    private void LoadTenants(Microsoft.Data.Sqlite.SqliteConnection connection)
+    private void LoadTenants(SqliteConnection connection)
     {
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT name, tid FROM tenants";

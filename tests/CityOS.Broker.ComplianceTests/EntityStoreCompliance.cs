@@ -375,6 +375,73 @@ public abstract class EntityStoreCompliance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_large_batch_is_all_or_nothing()
+    {
+        var batch = Enumerable.Range(0, 1500).Select(i => Entity($"urn:b{i}", Vehicle, (Speed, i))).ToList();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Store.WriteAsync<bool>("", false, async (s, ct) =>
+        {
+            foreach (var entity in batch)
+            {
+                await s.InsertAsync(entity, ct);
+            }
+
+            throw new InvalidOperationException("last entity invalid");
+        }, None));
+        Assert.Equal(0, (await QueryAsync(new EntityQuery { Count = true, Limit = 0 })).TotalCount);
+
+        var created = await Store.WriteAsync("", false, async (s, ct) =>
+        {
+            var n = 0;
+            foreach (var entity in batch)
+            {
+                n += await s.InsertAsync(entity, ct) ? 1 : 0;
+            }
+
+            return n;
+        }, None);
+        Assert.Equal(1500, created);
+        Assert.Equal(1500, (await QueryAsync(new EntityQuery { Attrs = [Speed], Count = true, Limit = 0 })).TotalCount);
+    }
+
+    [Fact]
+    public async Task Reads_run_concurrently_with_writes_and_never_see_a_partial_write()
+    {
+        // Each write adds two entities at once; a reader must never count an odd number.
+        using var done = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                await Store.WriteAsync("", false, async (s, ct) =>
+                {
+                    await s.InsertAsync(Entity($"urn:x{i}", Vehicle), ct);
+                    return await s.InsertAsync(Entity($"urn:y{i}", Vehicle), ct);
+                }, None);
+            }
+
+            await done.CancelAsync();
+        });
+        var readers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            long last = 0;
+            var reads = 0;
+            while (!done.IsCancellationRequested || reads == 0)
+            {
+                var count = (await QueryAsync(new EntityQuery { Type = new AnyTypeOf(Vehicle), Count = true, Limit = 5 })).TotalCount!.Value;
+                Assert.True(count % 2 == 0, $"saw {count} entities");
+                Assert.True(count >= last, "counts went backwards");
+                last = count;
+                reads++;
+            }
+        })).ToList();
+
+        await writer;
+        await Task.WhenAll(readers);
+        Assert.Equal(200, (await QueryAsync(new EntityQuery { Count = true, Limit = 0 })).TotalCount);
+    }
+
+    [Fact]
     public async Task Many_concurrent_writes_all_succeed_and_are_all_visible()
     {
         var writes = Enumerable.Range(0, 300)
@@ -451,6 +518,21 @@ public abstract class EntityStoreCompliance : IAsyncLifetime
 
         Assert.Equal(["urn:c", "urn:b"], await QueryIdsAsync(new EntityQuery { Ids = ["urn:b", "urn:x", "urn:c", "urn:b"] }));
         Assert.Equal(["urn:b"], await QueryIdsAsync(new EntityQuery { Ids = ["urn:a", "urn:b"], Type = new AnyTypeOf(Vehicle) }));
+    }
+
+    [Fact]
+    public async Task Ids_types_and_attributes_with_non_ASCII_characters_are_found()
+    {
+        const string id = "urn:ngsi-ld:Straße:Zürich-☃\"q\"";
+        const string type = Ns + "Gebäude";
+        const string attribute = Ns + "höhe";
+        await InsertAllAsync(Entity(id, type, (attribute, 1)), Entity("urn:other", Vehicle, (Speed, 1)));
+
+        Assert.Equal([id], await QueryIdsAsync(new EntityQuery { Ids = [id, "urn:x"] }));
+        Assert.Equal([id], await QueryIdsAsync(new EntityQuery { Type = new AnyTypeOf(type, Building) }));
+        Assert.Equal([id], await QueryIdsAsync(new EntityQuery { Attrs = [attribute, Owner] }));
+        Assert.NotNull(await Store.GetEntityAsync("", id, None));
+        Assert.Contains(new AttributeUsage(type, attribute, "Property", 1), await Store.GetAttributeUsageAsync("", None));
     }
 
     [Fact]

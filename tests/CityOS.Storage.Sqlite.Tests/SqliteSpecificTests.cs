@@ -100,6 +100,34 @@ public sealed class SqliteSpecificTests : IAsyncLifetime
         planLine.StartsWith("SCAN", StringComparison.Ordinal) && !planLine.Contains("VIRTUAL TABLE", StringComparison.Ordinal);
 
     [Fact]
+    public async Task Committed_writes_reach_the_database_file_through_background_checkpoints()
+    {
+        var file = new FileInfo(Path.Combine(_directory, SqliteEntityStore.FileName));
+        var before = file.Length;
+        for (var i = 0; i < 10; i++)
+        {
+            await _store.WriteAsync("", false, async (s, ct) =>
+            {
+                for (var k = 0; k < 100; k++)
+                {
+                    await s.InsertAsync(Entity($"urn:{i}:{k}", Vehicle, k, k), ct);
+                }
+
+                return true;
+            }, CancellationToken.None);
+        }
+
+        // The writer never checkpoints; only the background checkpointer moves pages into the main file.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (new FileInfo(file.FullName).Length <= before && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(new FileInfo(file.FullName).Length > before);
+    }
+
+    [Fact]
     public async Task Type_query_plan_uses_the_type_index_and_never_scans_a_table()
     {
         foreach (var query in new[]
@@ -238,9 +266,41 @@ public sealed class SqliteSpecificTests : IAsyncLifetime
         await blocker;
         await Task.WhenAll(writes);
 
-        // The blocked group commits once; the 100 queued writes then commit together (at most a few groups).
-        Assert.InRange(_store.Commits - before, 2, 3);
+        // The blocked group commits once; the 100 queued writes then share commits (a slow machine may
+        // split them by the time budget, but never into one commit each).
+        Assert.InRange(_store.Commits - before, 2, 20);
         Assert.Equal(101, (await _store.QueryEntitiesAsync("", new EntityQuery { Count = true, Limit = 0 }, CancellationToken.None)).TotalCount);
+    }
+
+    [Fact]
+    public async Task A_transaction_that_ran_long_commits_and_the_rest_of_the_group_follows_in_the_next()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var blocker = _store.WriteAsync("", false, async (_, _) =>
+        {
+            started.SetResult();
+            await gate.Task;
+            return true;
+        }, CancellationToken.None);
+        await started.Task;
+        var before = _store.Commits;
+
+        var slow = _store.WriteAsync("", false, async (s, ct) =>
+        {
+            await s.InsertAsync(Entity("urn:slow", Vehicle), ct);
+            await Task.Delay(300, ct);
+            return true;
+        }, CancellationToken.None);
+        var rest = Enumerable.Range(0, 5).Select(i => InsertAsync(Entity($"urn:{i}", Vehicle))).ToList();
+        gate.SetResult();
+        await blocker;
+        await slow;
+        await Task.WhenAll(rest);
+
+        // blocker | slow (over the time budget, so it commits alone) | the five others.
+        Assert.Equal(3, _store.Commits - before);
+        Assert.Equal(6, (await _store.QueryEntitiesAsync("", new EntityQuery { Count = true, Limit = 0 }, CancellationToken.None)).TotalCount);
     }
 
     [Fact]

@@ -64,6 +64,8 @@ internal sealed class QueryPlan
         }
         else if (query.Type is { Types.Count: > 0 })
         {
+            // Type expressions (§4.17) only combine names with AND/OR, so every match holds at least one
+            // of the named types: the index gives a superset, which the expression then narrows.
             driver = query.Type.Types.Count == 1 ? QueryDriver.Type : QueryDriver.Types;
         }
         else if (query.Geo?.SearchBox is not null)

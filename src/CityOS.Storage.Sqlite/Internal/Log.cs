@@ -16,4 +16,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2103, Level = LogLevel.Error, Message = "SQLite write group failed unexpectedly")]
     public static partial void WriterGroupFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "SQLite WAL checkpoint failed; it is retried shortly")]
+    public static partial void CheckpointFailed(ILogger logger, Exception exception);
 }

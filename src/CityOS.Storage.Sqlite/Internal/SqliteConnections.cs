@@ -27,7 +27,8 @@ internal static class SqliteConnections
             // checkpoints: a committed transaction is in the WAL file (in the OS page cache) before COMMIT
             // returns, so it survives the process being killed (kill -9); only an OS crash or power loss
             // can lose the last commits. FULL would fsync every group commit and cost throughput for a
-            // guarantee (power loss) the contract does not ask for.
+            // guarantee (power loss) the contract does not ask for. Checkpoints run on a background
+            // connection (WalCheckpointer), so the writer's COMMIT never waits for one: autocheckpoint is off.
             Execute(connection, """
                 PRAGMA journal_mode = WAL;
                 PRAGMA synchronous = NORMAL;
@@ -36,6 +37,7 @@ internal static class SqliteConnections
                 PRAGMA cache_size = -65536;
                 PRAGMA mmap_size = 268435456;
                 PRAGMA journal_size_limit = 67108864;
+                PRAGMA wal_autocheckpoint = 0;
                 PRAGMA foreign_keys = OFF;
                 """);
             using var check = connection.CreateCommand();
@@ -46,6 +48,30 @@ internal static class SqliteConnections
                 throw new InvalidOperationException($"The database '{path}' could not be switched to WAL mode (it is in '{mode}' mode).");
             }
 
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens the background checkpointer's connection (read-write, never writes rows).</summary>
+    public static SqliteConnection OpenCheckpointer(string path)
+    {
+        var builder = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWrite,
+            Cache = SqliteCacheMode.Private,
+            Pooling = false,
+        };
+        var connection = new SqliteConnection(builder.ConnectionString);
+        try
+        {
+            connection.Open();
+            Execute(connection, "PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 0;");
             return connection;
         }
         catch
@@ -72,7 +98,7 @@ internal static class SqliteConnections
             Execute(connection, """
                 PRAGMA busy_timeout = 5000;
                 PRAGMA temp_store = MEMORY;
-                PRAGMA cache_size = -16384;
+                PRAGMA cache_size = -8192;
                 PRAGMA mmap_size = 268435456;
                 """);
             return connection;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
@@ -11,8 +12,11 @@ namespace CityOS.Storage.Sqlite.Internal;
 /// </summary>
 internal sealed class SqliteWriter : IAsyncDisposable
 {
-    // Bounds the latency a group adds to its last item; 1,000-entity batches are one item each.
+    // How many queued items one pass takes; 1,000-entity batches are one item each.
     private const int MaxGroup = 512;
+
+    // A transaction commits early once it has run this long, bounding its size and its callers' wait.
+    private static readonly TimeSpan MaxTransactionTime = TimeSpan.FromMilliseconds(100);
 
     private readonly WriterConnection _connection;
     private readonly ILogger _logger;
@@ -23,6 +27,7 @@ internal sealed class SqliteWriter : IAsyncDisposable
     });
 
     private readonly Task _loop;
+    private long _commits;
 
     public SqliteWriter(WriterConnection connection, ILogger logger)
     {
@@ -30,8 +35,6 @@ internal sealed class SqliteWriter : IAsyncDisposable
         _logger = logger;
         _loop = Task.Run(RunAsync);
     }
-
-    private long _commits;
 
     /// <summary>Group commits so far (lets tests see that concurrent writes share commits).</summary>
     public long Commits => Volatile.Read(ref _commits);
@@ -53,12 +56,11 @@ internal sealed class SqliteWriter : IAsyncDisposable
         return item.Task;
     }
 
-    /// <summary>Stops taking work, finishes what is queued, and closes the connection.</summary>
+    /// <summary>Stops taking work and finishes what is queued; the connection stays open for its owner to close.</summary>
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
-        _connection.Dispose();
     }
 
     private async Task RunAsync()
@@ -73,11 +75,16 @@ internal sealed class SqliteWriter : IAsyncDisposable
 
             try
             {
-                await RunGroupAsync(group).ConfigureAwait(false);
+                var next = 0;
+                while (next < group.Count)
+                {
+                    next = await RunTransactionAsync(group, next).ConfigureAwait(false);
+                }
             }
             catch (Exception ex)
             {
-                // Never let the loop die: a dead writer would hang every later write.
+                // Never let the loop die: a dead writer would hang every later write. Items of transactions
+                // that already committed were completed then; completing them again changes nothing.
                 Log.WriterGroupFailed(_logger, ex);
                 try
                 {
@@ -91,24 +98,33 @@ internal sealed class SqliteWriter : IAsyncDisposable
                 foreach (var item in group)
                 {
                     item.FailIfNotFailed(ex);
+                    item.Complete();
                 }
-            }
-
-            foreach (var item in group)
-            {
-                item.Complete();
             }
 
             group.Clear();
         }
     }
 
-    private async Task RunGroupAsync(List<WriteItem> group)
+    /// <summary>
+    /// Runs items from <paramref name="start"/> in one transaction, committing early once it has run for
+    /// <see cref="MaxTransactionTime"/> (so a queue of large batches does not become one huge transaction),
+    /// then completes their callers. Returns the index of the first item not run.
+    /// </summary>
+    private async Task<int> RunTransactionAsync(List<WriteItem> group, int start)
     {
         _connection.Begin();
+        var began = Stopwatch.GetTimestamp();
         Exception? broken = null;
-        foreach (var item in group)
+        var end = start;
+        for (; end < group.Count; end++)
         {
+            if (end > start && Stopwatch.GetElapsedTime(began) > MaxTransactionTime)
+            {
+                break;
+            }
+
+            var item = group[end];
             if (broken is not null)
             {
                 item.Fail(broken);
@@ -143,27 +159,37 @@ internal sealed class SqliteWriter : IAsyncDisposable
         {
             Log.WriterGroupRolledBack(_logger, broken);
             _connection.Rollback();
-            foreach (var item in group)
+            FailSucceeded(group, start, end, broken);
+        }
+        else
+        {
+            try
             {
-                item.FailIfSucceeded(broken);
+                _connection.Commit();
+                Interlocked.Increment(ref _commits);
             }
-
-            return;
+            catch (Exception ex)
+            {
+                Log.WriterCommitFailed(_logger, ex);
+                _connection.Rollback();
+                FailSucceeded(group, start, end, ex);
+            }
         }
 
-        try
+        // Only now, after COMMIT returned (or the transaction was abandoned), do callers learn the outcome.
+        for (var i = start; i < end; i++)
         {
-            _connection.Commit();
-            Interlocked.Increment(ref _commits);
+            group[i].Complete();
         }
-        catch (Exception ex)
+
+        return end;
+    }
+
+    private static void FailSucceeded(List<WriteItem> group, int start, int end, Exception error)
+    {
+        for (var i = start; i < end; i++)
         {
-            Log.WriterCommitFailed(_logger, ex);
-            _connection.Rollback();
-            foreach (var item in group)
-            {
-                item.FailIfSucceeded(ex);
-            }
+            group[i].FailIfSucceeded(error);
         }
     }
 }
