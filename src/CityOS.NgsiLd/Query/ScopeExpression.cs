@@ -164,149 +164,44 @@ public static class ScopeQueryParser
     public static ScopeExpression Parse(string scopeQ)
     {
         ArgumentNullException.ThrowIfNull(scopeQ);
-        if (scopeQ.Length > MaxLength)
-        {
-            throw NgsiLdException.BadRequest($"Invalid scopeQ: longer than {MaxLength} characters");
-        }
-
-        var parser = new Parser(scopeQ);
-        var result = parser.ParseOr();
-        parser.ExpectEnd();
-        return result;
+        return SelectorParser<ScopeExpression>.Parse(
+            scopeQ,
+            "scopeQ",
+            MaxLength,
+            MaxDepth,
+            (pattern, position) => new ScopePattern(pattern, Segments(pattern, position)),
+            operands => new ScopeAnd(operands),
+            operands => new ScopeOr(operands));
     }
 
-    private sealed class Parser(string text)
+    private static string[] Segments(string pattern, int start)
     {
-        private int _pos;
-        private int _depth;
-
-        public ScopeExpression ParseOr()
+        var body = pattern.StartsWith('/') ? pattern[1..] : pattern;
+        if (body.Length == 0)
         {
-            var first = ParseAnd();
-            if (!(Peek('|') || Peek(',')))
-            {
-                return first;
-            }
-
-            var operands = new List<ScopeExpression> { first };
-            while (Peek('|') || Peek(','))
-            {
-                _pos++;
-                operands.Add(ParseAnd());
-            }
-
-            return new ScopeOr(operands);
+            throw SelectorParser<ScopeExpression>.Error("scopeQ", "'/' alone is not a scope (use '/#' for any scope)", start);
         }
 
-        public void ExpectEnd()
+        var segments = body.Split('/');
+        for (var i = 0; i < segments.Length; i++)
         {
-            if (_pos < text.Length)
+            var segment = segments[i];
+            if (segment.Length == 0)
             {
-                throw Error(text[_pos] == ')' ? "unbalanced ')'" : $"unexpected '{text[_pos]}'");
+                throw SelectorParser<ScopeExpression>.Error("scopeQ", $"empty segment in scope '{pattern}'", start);
+            }
+
+            if (segment == "#" && i != segments.Length - 1)
+            {
+                throw SelectorParser<ScopeExpression>.Error("scopeQ", $"'#' must be the last segment in '{pattern}'", start);
+            }
+
+            if (segment.Length > 1 && (segment.Contains('#', StringComparison.Ordinal) || segment.Contains('+', StringComparison.Ordinal)))
+            {
+                throw SelectorParser<ScopeExpression>.Error("scopeQ", $"'+' and '#' must stand alone as a segment in '{pattern}'", start);
             }
         }
 
-        private ScopeExpression ParseAnd()
-        {
-            var first = ParseUnit();
-            if (!Peek(';'))
-            {
-                return first;
-            }
-
-            var operands = new List<ScopeExpression> { first };
-            while (Peek(';'))
-            {
-                _pos++;
-                operands.Add(ParseUnit());
-            }
-
-            return new ScopeAnd(operands);
-        }
-
-        private ScopeExpression ParseUnit()
-        {
-            SkipSpace();
-            if (Peek('('))
-            {
-                if (++_depth > MaxDepth)
-                {
-                    throw Error($"parentheses nested deeper than {MaxDepth}");
-                }
-
-                _pos++;
-                var inner = ParseOr();
-                if (!Peek(')'))
-                {
-                    throw Error("expected ')'");
-                }
-
-                _pos++;
-                _depth--;
-                SkipSpace();
-                return inner;
-            }
-
-            var start = _pos;
-            while (_pos < text.Length && text[_pos] is not (',' or '|' or ';' or '(' or ')') && !char.IsWhiteSpace(text[_pos]))
-            {
-                _pos++;
-            }
-
-            if (_pos == start)
-            {
-                throw Error("expected a scope such as /a/b");
-            }
-
-            var pattern = text[start.._pos];
-            SkipSpace();
-            return new ScopePattern(pattern, Segments(pattern, start));
-        }
-
-        private static string[] Segments(string pattern, int start)
-        {
-            var body = pattern.StartsWith('/') ? pattern[1..] : pattern;
-            if (body.Length == 0)
-            {
-                throw Error("'/' alone is not a scope (use '/#' for any scope)", start);
-            }
-
-            var segments = body.Split('/');
-            for (var i = 0; i < segments.Length; i++)
-            {
-                var segment = segments[i];
-                if (segment.Length == 0)
-                {
-                    throw Error($"empty segment in scope '{pattern}'", start);
-                }
-
-                if (segment == "#" && i != segments.Length - 1)
-                {
-                    throw Error($"'#' must be the last segment in '{pattern}'", start);
-                }
-
-                if (segment.Length > 1 && (segment.Contains('#', StringComparison.Ordinal) || segment.Contains('+', StringComparison.Ordinal)))
-                {
-                    throw Error($"'+' and '#' must stand alone as a segment in '{pattern}'", start);
-                }
-            }
-
-            return segments;
-        }
-
-        private bool Peek(char c) => _pos < text.Length && text[_pos] == c;
-
-        private void SkipSpace()
-        {
-            while (_pos < text.Length && char.IsWhiteSpace(text[_pos]))
-            {
-                _pos++;
-            }
-        }
-
-        private NgsiLdException Error(string message) => Error(message, _pos);
-
-        private static NgsiLdException Error(string message, int position) =>
-            NgsiLdException.BadRequest($"Invalid scopeQ at position {position}: {message}");
+        return segments;
     }
 }

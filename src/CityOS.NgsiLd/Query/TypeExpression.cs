@@ -160,130 +160,17 @@ public static class TypeExpressionParser
     {
         ArgumentNullException.ThrowIfNull(expression);
         ArgumentNullException.ThrowIfNull(context);
-        if (expression.Length > MaxLength)
-        {
-            throw NgsiLdException.BadRequest($"Invalid type: longer than {MaxLength} characters");
-        }
-
-        var parser = new Parser(expression, context);
-        var result = parser.ParseOr();
-        parser.ExpectEnd();
-        return result;
-    }
-
-    private sealed class Parser(string text, LdContext context)
-    {
-        private int _pos;
-        private int _depth;
-
-        public TypeExpression ParseOr()
-        {
-            var first = ParseAnd();
-            if (!(Peek(',') || Peek('|')))
-            {
-                return first;
-            }
-
-            var operands = new List<TypeExpression> { first };
-            while (Peek(',') || Peek('|'))
-            {
-                _pos++;
-                operands.Add(ParseAnd());
-            }
-
-            return new TypeOr(operands);
-        }
-
-        public void ExpectEnd()
-        {
-            SkipSpace();
-            if (_pos < text.Length)
-            {
-                throw Error(text[_pos] == ')' ? "unbalanced ')'" : $"unexpected '{text[_pos]}'");
-            }
-        }
-
-        private TypeExpression ParseAnd()
-        {
-            var first = ParseUnit();
-            if (!Peek(';'))
-            {
-                return first;
-            }
-
-            var operands = new List<TypeExpression> { first };
-            while (Peek(';'))
-            {
-                _pos++;
-                operands.Add(ParseUnit());
-            }
-
-            return new TypeAnd(operands);
-        }
-
-        private TypeExpression ParseUnit()
-        {
-            SkipSpace();
-            if (Peek('('))
-            {
-                if (++_depth > MaxDepth)
-                {
-                    throw Error($"parentheses nested deeper than {MaxDepth}");
-                }
-
-                _pos++;
-                var inner = ParseOr();
-                SkipSpace();
-                if (!Peek(')'))
-                {
-                    throw Error("expected ')'");
-                }
-
-                _pos++;
-                _depth--;
-                SkipSpace();
-                return inner;
-            }
-
-            var start = _pos;
-            while (_pos < text.Length && text[_pos] is not (',' or '|' or ';' or '(' or ')') && !char.IsWhiteSpace(text[_pos]))
-            {
-                _pos++;
-            }
-
-            if (_pos == start)
-            {
-                throw Error("expected a type name");
-            }
-
-            var name = text[start.._pos];
-            SkipSpace();
-            if (name == "*")
-            {
-                return new AnyType();
-            }
-
-            if (!(char.IsLetter(name[0]) || name[0] == '_'))
-            {
-                throw Error($"'{name}' is not a valid type name", start);
-            }
-
-            return new TypeName(context.ExpandTerm(name));
-        }
-
-        private bool Peek(char c) => _pos < text.Length && text[_pos] == c;
-
-        private void SkipSpace()
-        {
-            while (_pos < text.Length && char.IsWhiteSpace(text[_pos]))
-            {
-                _pos++;
-            }
-        }
-
-        private NgsiLdException Error(string message) => Error(message, _pos);
-
-        private static NgsiLdException Error(string message, int position) =>
-            NgsiLdException.BadRequest($"Invalid type expression at position {position}: {message}");
+        return SelectorParser<TypeExpression>.Parse(
+            expression,
+            "type expression",
+            MaxLength,
+            MaxDepth,
+            (name, position) => name == "*"
+                ? new AnyType()
+                : char.IsLetter(name[0]) || name[0] == '_'
+                    ? new TypeName(context.ExpandTerm(name))
+                    : throw SelectorParser<TypeExpression>.Error("type expression", $"'{name}' is not a valid type name", position),
+            operands => new TypeAnd(operands),
+            operands => new TypeOr(operands));
     }
 }
