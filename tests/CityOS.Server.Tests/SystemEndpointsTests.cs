@@ -50,3 +50,51 @@ public sealed class SystemEndpointsTests : IClassFixture<CityOSServer>
         Assert.Contains("MaxPageSize", error.Message, StringComparison.Ordinal);
     }
 }
+
+public sealed class SettingsTests
+{
+    [Theory]
+    [InlineData("CityOS:Urls", "nonsense", "CityOS:Urls")]
+    [InlineData("CityOS:Urls", "ftp://localhost:21", "CityOS:Urls")]
+    [InlineData("CityOS:PublicUrl", "not a url", "CityOS:PublicUrl")]
+    public void Invalid_address_settings_fail_at_build_naming_the_setting(string key, string value, string expected)
+    {
+        var settings = new Dictionary<string, string?> { ["CityOS:Urls"] = "http://127.0.0.1:0", [key] = value };
+        var error = Assert.Throws<InvalidSettingException>(() => ServerHost.Build(settings));
+        Assert.Equal(expected, error.Setting);
+    }
+
+    [Fact]
+    public async Task Invalid_option_values_are_reported_per_section()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["CityOS:Urls"] = "http://127.0.0.1:0",
+            ["CityOS:Broker:MaxJsonDepth"] = "1",
+        };
+        await using var app = ServerHost.Build(settings);
+        var error = Assert.Throws<InvalidSettingException>(() => ServerHost.ValidateSettings(app.Services));
+        Assert.Equal("CityOS:Broker", error.Setting);
+        Assert.Contains("MaxJsonDepth", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_returns_2_and_names_the_setting_when_invalid()
+    {
+        var settings = new Dictionary<string, string?> { ["CityOS:Urls"] = "http://127.0.0.1:0", ["CityOS:Store"] = "mongodb" };
+        var previous = Console.Error;
+        using var captured = new StringWriter();
+        Console.SetError(captured);
+        try
+        {
+            Assert.Equal(2, await ServerHost.RunAsync(settings, CancellationToken.None));
+        }
+        finally
+        {
+            Console.SetError(previous);
+        }
+
+        Assert.Contains("invalid setting CityOS", captured.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Store", captured.ToString(), StringComparison.Ordinal);
+    }
+}

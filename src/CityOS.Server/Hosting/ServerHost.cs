@@ -18,8 +18,11 @@ public static class ServerHost
         });
         builder.Configuration.AddEnvironmentVariables();
         builder.Configuration.AddInMemoryCollection(overrides);
-        var urls = builder.Configuration["CityOS:Urls"] ?? "http://localhost:1026";
-        builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+        // A failed start is reported by RunAsync in one line; the host's own stack-trace log adds only noise.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        var urls = ListenUrls(builder.Configuration["CityOS:Urls"] ?? "http://localhost:1026");
+        builder.WebHost.UseUrls(urls);
         var maxBody = builder.Configuration.GetValue<long?>("CityOS:Broker:MaxBodyBytes") ?? new BrokerOptions().MaxBodyBytes;
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -32,7 +35,7 @@ public static class ServerHost
         builder.Services.AddOpenApi();
         var dataDirectory = builder.Configuration["CityOS:DataDirectory"] ?? new CityOSOptions().DataDirectory;
         builder.Services.AddSqliteStore(Path.GetFullPath(dataDirectory));
-        builder.Services.AddNgsiLdBroker(PublicBaseUrl(urls));
+        builder.Services.AddNgsiLdBroker(PublicBaseUrl(builder.Configuration["CityOS:PublicUrl"], urls));
 
         var app = builder.Build();
         app.MapNgsiLdApi();
@@ -41,46 +44,125 @@ public static class ServerHost
         return app;
     }
 
-    /// <summary>The base URL under which hosted @contexts are published (first listen address; wildcard hosts become localhost).</summary>
-    private static string PublicBaseUrl(string urls)
+    /// <summary>Splits and checks CityOS:Urls: each must be an absolute http or https URL.</summary>
+    private static string[] ListenUrls(string value)
     {
-        var first = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[0];
-        return first.Replace("://*", "://localhost", StringComparison.Ordinal).Replace("://+", "://localhost", StringComparison.Ordinal)
+        var urls = value.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (urls.Length == 0)
+        {
+            throw new InvalidSettingException("CityOS:Urls", "no address given");
+        }
+
+        foreach (var url in urls)
+        {
+            var checkable = url.Replace("://*", "://localhost", StringComparison.Ordinal).Replace("://+", "://localhost", StringComparison.Ordinal);
+            if (!Uri.TryCreate(checkable, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            {
+                throw new InvalidSettingException("CityOS:Urls", $"'{url}' is not an http:// or https:// address such as http://localhost:1026");
+            }
+        }
+
+        return urls;
+    }
+
+    /// <summary>
+    /// The base URL under which hosted @contexts are published: CityOS:PublicUrl, else the first listen
+    /// address (wildcard hosts become localhost).
+    /// </summary>
+    private static string PublicBaseUrl(string? configured, string[] urls)
+    {
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return Uri.TryCreate(configured, UriKind.Absolute, out _)
+                ? configured.TrimEnd('/')
+                : throw new InvalidSettingException("CityOS:PublicUrl", $"'{configured}' is not an absolute URL");
+        }
+
+        return urls[0].Replace("://*", "://localhost", StringComparison.Ordinal).Replace("://+", "://localhost", StringComparison.Ordinal)
             .Replace("://0.0.0.0", "://localhost", StringComparison.Ordinal).TrimEnd('/');
+    }
+
+    /// <summary>Resolves every options class once so that an invalid setting fails here, not on first use.</summary>
+    public static void ValidateSettings(IServiceProvider services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        Check<CityOSOptions>(services, CityOSOptions.Section);
+        Check<BrokerOptions>(services, BrokerOptions.Section);
+
+        static void Check<T>(IServiceProvider services, string section)
+            where T : class
+        {
+            try
+            {
+                _ = services.GetRequiredService<IOptions<T>>().Value;
+            }
+            catch (OptionsValidationException e)
+            {
+                throw new InvalidSettingException(section, string.Join("; ", e.Failures));
+            }
+        }
     }
 
     /// <summary>Runs the server until shutdown; invalid settings print which one and why and return 2.</summary>
     public static async Task<int> RunAsync(IReadOnlyDictionary<string, string?> overrides, CancellationToken cancellationToken)
     {
-        WebApplication app;
+        WebApplication? app = null;
         try
         {
             app = Build(overrides);
-        }
-        catch (InvalidOperationException e)
-        {
-            await Console.Error.WriteLineAsync($"cityos: cannot start: {e.Message}").ConfigureAwait(false);
-            return 2;
-        }
-
-        try
-        {
+            ValidateSettings(app.Services);
             await app.RunAsync(cancellationToken).ConfigureAwait(false);
             return 0;
         }
-        catch (OptionsValidationException e)
+        catch (InvalidSettingException e)
         {
-            await Console.Error.WriteLineAsync($"cityos: invalid setting in section {e.OptionsName}: {string.Join("; ", e.Failures)}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"cityos: invalid setting {e.Setting}: {e.Reason}").ConfigureAwait(false);
             return 2;
         }
         catch (IOException e)
         {
+            // Typically the address is already in use.
             await Console.Error.WriteLineAsync($"cityos: cannot start: {e.Message}").ConfigureAwait(false);
             return 2;
         }
         finally
         {
-            await app.DisposeAsync().ConfigureAwait(false);
+            if (app is not null)
+            {
+                await app.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
+}
+
+/// <summary>A setting that stops start-up, with the reason.</summary>
+public sealed class InvalidSettingException : Exception
+{
+    public InvalidSettingException(string setting, string reason)
+        : base($"Invalid setting {setting}: {reason}")
+    {
+        Setting = setting;
+        Reason = reason;
+    }
+
+    public InvalidSettingException()
+        : this("?", "invalid")
+    {
+    }
+
+    public InvalidSettingException(string message)
+        : this("?", message)
+    {
+    }
+
+    public InvalidSettingException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        Setting = "?";
+        Reason = message;
+    }
+
+    public string Setting { get; }
+
+    public string Reason { get; }
 }
