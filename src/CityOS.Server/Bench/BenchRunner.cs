@@ -512,7 +512,7 @@ internal sealed class BenchRunner : IDisposable
             await _load.RunAsync(concurrency, TimeSpan.FromSeconds(_options.WarmupSeconds), _options.MaxRequestsPerTimedPhase, build, cancellationToken).ConfigureAwait(false);
         }
 
-        return await _load.RunAsync(concurrency, TimeSpan.FromSeconds(_options.DurationSeconds), _options.MaxRequestsPerTimedPhase, build, cancellationToken).ConfigureAwait(false);
+        return await _load.RunAsync(concurrency, _options.MeasuredPhase, _options.MaxRequestsPerTimedPhase, build, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<ServerMemory?> ReadServerMemoryAsync(CancellationToken cancellationToken)
@@ -575,7 +575,7 @@ internal sealed class BenchRunner : IDisposable
         }
         else if (phase.Successes == 0 && phase.Errors == 0)
         {
-            result.Note = $"no request completed within {_options.DurationSeconds} s.";
+            result.Note = $"no request completed within {_options.MeasuredPhase.TotalSeconds:0.###} s.";
         }
     }
 
