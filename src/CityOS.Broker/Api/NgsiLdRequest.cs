@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CityOS.Broker.Storage;
 using CityOS.NgsiLd.Errors;
 using CityOS.NgsiLd.JsonLd;
 using Microsoft.AspNetCore.Http;
@@ -22,7 +23,6 @@ internal enum ResponseFormat
 internal static class NgsiLdRequest
 {
     public const string TenantHeader = "NGSILD-Tenant";
-    private const int MaxTenantLength = 64;
 
     /// <summary>The tenant named by the NGSILD-Tenant header; "" for the default tenant.</summary>
     public static string Tenant(HttpRequest request)
@@ -33,25 +33,8 @@ internal static class NgsiLdRequest
             return string.Empty;
         }
 
-        if (value.Length > MaxTenantLength || !IsTenantName(value))
-        {
-            throw NgsiLdException.BadRequest($"Tenant '{Truncate(value)}' is not a valid tenant name: use 1-{MaxTenantLength} letters, digits, '-' or '_'.");
-        }
-
+        TenantName.Validate(value);
         return value;
-    }
-
-    private static bool IsTenantName(string value)
-    {
-        foreach (var c in value)
-        {
-            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     /// <summary>The @context of a body-less request: the Link header's, or the core context.</summary>
@@ -248,6 +231,4 @@ internal static class NgsiLdRequest
 
         return quality;
     }
-
-    private static string Truncate(string value) => value.Length <= 80 ? value : value[..80] + "…";
 }
