@@ -49,6 +49,7 @@ internal static class ContextsApi
     {
         var request = http.Request;
         QueryParameters.RejectUnknown(request.Query, new HashSet<string>(StringComparer.Ordinal) { "details", "kind" });
+        NgsiLdRequest.Negotiate(request, allowGeoJson: false);
         var details = Bool(request, "details");
         ContextKind? kind = null;
         if (QueryParameters.Single(request.Query, "kind") is { } kindText)
@@ -65,6 +66,7 @@ internal static class ContextsApi
     {
         var request = http.Request;
         QueryParameters.RejectUnknown(request.Query, new HashSet<string>(StringComparer.Ordinal) { "details" });
+        NgsiLdRequest.Negotiate(request, allowGeoJson: false);
         return Bool(request, "details")
             ? new PlainJsonResponse(registry.Get(contextId).ToDetails(), StatusCodes.Status200OK)
             : new ContextDocumentResponse(registry.GetContent(contextId));
