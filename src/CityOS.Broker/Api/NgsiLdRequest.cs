@@ -95,6 +95,15 @@ internal static class NgsiLdRequest
             throw NgsiLdException.InvalidRequest("The body is empty or the JSON null.");
         }
 
+        try
+        {
+            DecodeStrings(body);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            throw NgsiLdException.InvalidRequest("The body holds text that is not valid UTF-8 or UTF-16 (e.g. a lone surrogate escape).");
+        }
+
         var link = LinkContextUrl(request);
         if (isLd)
         {
@@ -114,6 +123,39 @@ internal static class NgsiLdRequest
 
         var ldContext = link is null ? LdContext.Core : await resolver.ResolveAsync(JsonValue.Create(link), cancellationToken);
         return (body, ldContext);
+    }
+
+    // System.Text.Json decodes strings lazily, so invalid UTF-8 or a lone "\ud800" escape would surface
+    // deep inside the broker as an InvalidOperationException (a 500). Decoding every name and string once
+    // here turns such a body into a 400. Depth is bounded by MaxJsonDepth.
+    private static void DecodeStrings(JsonNode node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (_, child) in o)
+                {
+                    if (child is not null)
+                    {
+                        DecodeStrings(child);
+                    }
+                }
+
+                break;
+            case JsonArray a:
+                foreach (var item in a)
+                {
+                    if (item is not null)
+                    {
+                        DecodeStrings(item);
+                    }
+                }
+
+                break;
+            case JsonValue v when v.GetValueKind() == JsonValueKind.String:
+                _ = v.GetValue<string>();
+                break;
+        }
     }
 
     private static JsonNode? ContextMember(JsonNode body, bool required)
