@@ -116,10 +116,19 @@ public static class EntityParser
         return ParseValue(context.CompactIri(attributeIri), body, context, kind, 0);
     }
 
-    /// <summary>Validates an entity id (an absolute URI, §4.5.1). Throws BadRequestData otherwise.</summary>
+    /// <summary>The longest entity id accepted, in characters.</summary>
+    public const int MaxEntityIdLength = 2048;
+
+    /// <summary>Validates an entity id (an absolute URI, §4.5.1, at most <see cref="MaxEntityIdLength"/> characters). Throws BadRequestData otherwise.</summary>
     public static void ValidateEntityId(string id)
     {
         ArgumentNullException.ThrowIfNull(id);
+        if (id.Length > MaxEntityIdLength)
+        {
+            // Ids travel back in Location headers and URLs, where proxies and clients cap header sizes.
+            throw NgsiLdException.BadRequest($"Entity id is {id.Length} characters long; the limit is {MaxEntityIdLength}.");
+        }
+
         if (!NameRules.IsUri(id))
         {
             throw NgsiLdException.BadRequest($"Entity id '{id}' is not a URI.");
