@@ -98,7 +98,7 @@ internal static class DiscoveryApi
     private static async Task<IResult> TypeAsync(string type, HttpContext http, IEntityStore store, IContextResolver resolver, CancellationToken ct)
     {
         var (tenant, context, format, usage) = await ReadAsync(http, store, resolver, ct);
-        var typeIri = context.ExpandTerm(type);
+        var typeIri = QueryParameters.ExpandName(type, context);
         var attributes = new SortedDictionary<string, SortedSet<string>>(StringComparer.Ordinal);
         var known = false;
         foreach (var row in usage)
@@ -185,7 +185,7 @@ internal static class DiscoveryApi
     private static async Task<IResult> AttributeAsync(string attrId, HttpContext http, IEntityStore store, IContextResolver resolver, CancellationToken ct)
     {
         var (_, context, format, usage) = await ReadAsync(http, store, resolver, ct);
-        var attribute = context.ExpandTerm(attrId);
+        var attribute = QueryParameters.ExpandName(attrId, context);
         var byAttribute = Summarise(usage);
         if (!byAttribute.TryGetValue(attribute, out var summary))
         {

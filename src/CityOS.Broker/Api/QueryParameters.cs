@@ -148,6 +148,12 @@ internal static class QueryParameters
         };
     }
 
+    /// <summary>Expands a type or attribute name given in a URL; a name NGSI-LD does not allow is 400, not an empty match.</summary>
+    public static string ExpandName(string name, LdContext context) =>
+        NameRules.IsValidName(name)
+            ? context.ExpandTerm(name)
+            : throw NgsiLdException.BadRequest($"'{(name.Length <= 80 ? name : name[..80] + "…")}' is not a valid NGSI-LD name.");
+
     private static HashSet<string>? ExpandNames(string[]? names, LdContext context)
     {
         if (names is null)
@@ -158,7 +164,7 @@ internal static class QueryParameters
         var set = new HashSet<string>(StringComparer.Ordinal);
         foreach (var name in names)
         {
-            set.Add(name is Names.Id or Names.Type or Names.Scope ? name : context.ExpandTerm(name));
+            set.Add(name is Names.Id or Names.Type or Names.Scope ? name : ExpandName(name, context));
         }
 
         return set;
@@ -204,7 +210,7 @@ internal static class QueryParameters
             Ids = ids,
             IdPattern = idPattern is null ? null : CompilePattern(idPattern),
             Type = type is null || type == "*" ? null : TypeExpressionParser.Parse(type, context),
-            Attrs = attrs?.Select(context.ExpandTerm).ToArray(),
+            Attrs = attrs?.Select(a => ExpandName(a, context)).ToArray(),
             Q = q is null ? null : QParser.Parse(q, context),
             ScopeQ = scopeQ is null ? null : ScopeQueryParser.Parse(scopeQ),
             Geo = geo,
