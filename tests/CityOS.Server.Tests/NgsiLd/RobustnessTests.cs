@@ -1,0 +1,234 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace CityOS.Server.Tests.NgsiLd;
+
+/// <summary>
+/// The issue's bar: malformed input of every kind gets a 4xx problem, never a 500 and never a partial
+/// write; and what the broker accepts comes back unchanged.
+/// </summary>
+[Collection(SharedServer.Name)]
+public sealed class RobustnessTests(CityOSServer server)
+{
+    private readonly HttpClient _client = server.Client;
+    private readonly string _tenant = "r" + Guid.NewGuid().ToString("N")[..12];
+
+    private async Task<string> CreateAsync(string attributes = "\"p\": {\"type\": \"Property\", \"value\": 1}")
+    {
+        var id = Http.NewId();
+        using var response = await _client.NgPostAsync("entities", $$$"""{"id": "{{{id}}}", "type": "T", {{{attributes}}}}""", _tenant);
+        await response.ExpectAsync(HttpStatusCode.Created);
+        return id;
+    }
+
+    private async Task<JsonNode> GetAsync(string path)
+    {
+        using var response = await _client.NgGetAsync(path, _tenant);
+        await response.ExpectAsync(HttpStatusCode.OK);
+        return await response.JsonAsync();
+    }
+
+    [Theory]
+    [InlineData("q", "p==1")]
+    [InlineData("scopeQ", "/a")]
+    [InlineData("type", "T")]
+    public async Task Absurdly_nested_query_expressions_are_400_not_a_crash(string name, string inner)
+    {
+        // Parentheses need no escaping, so about 3,800 levels fit Kestrel's 8 KiB request line.
+        await CreateAsync();
+        var query = $"{name}={new string('(', 3800)}{inner}{new string(')', 3800)}";
+        var path = name == "type" ? "entities?" + query : "entities?type=T&" + query;
+        using var response = await _client.NgGetAsync(path, _tenant);
+        await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+    }
+
+    [Fact]
+    public async Task Absurdly_nested_geo_coordinates_are_400()
+    {
+        await CreateAsync();
+        var coordinates = new string('[', 3800) + "1,2" + new string(']', 3800);
+        using var response = await _client.NgGetAsync($"entities?type=T&georel=within&geometry=Polygon&coordinates={coordinates}", _tenant);
+        await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+    }
+
+    [Theory]
+    [InlineData("entities?type=T&limit=99999999999999999999")]
+    [InlineData("entities?type=T&offset=-1")]
+    [InlineData("entities?type=T&limit=abc")]
+    [InlineData("entities?type=T&georel=near;maxDistance==-5&geometry=Point&coordinates=[1,2]")]
+    [InlineData("entities?type=T&georel=near;maxDistance==10&geometry=Point&coordinates=[1,2")]
+    [InlineData("entities?type=T&georel=within&geometry=Circle&coordinates=[1,2]")]
+    [InlineData("entities?type=T&options=sysAttrs,bogus")]
+    [InlineData("entities?type=T&count=maybe")]
+    [InlineData("entities?type=bad%20type")]
+    [InlineData("entities?type=T&attrs=bad%20name")]
+    [InlineData("entities?type=T&q=p==%22unterminated")]
+    [InlineData("entities?id=not%20a%20uri")]
+    [InlineData("entities/not%20a%20uri")]
+    [InlineData("entities/urn:ngsi-ld:T:x?options=keyValues,concise")]
+    [InlineData("types/bad%20type")]
+    [InlineData("attributes/bad%20name")]
+    public async Task Malformed_parameters_are_400_BadRequestData(string path)
+    {
+        await CreateAsync();
+        using var response = await _client.NgGetAsync(path, _tenant);
+        await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+    }
+
+    // Regression: invalid UTF-8 in a string and a lone surrogate escape were 500 InternalError.
+    [Theory]
+    [InlineData(new byte[] { 0x7B, 0x22, 0x69, 0x64, 0x22, 0x3A, 0x22, 0xFF, 0xFE, 0x22, 0x7D })]
+    [InlineData(new byte[] { 0xEF, 0xBB, 0xBF, 0x5B, 0x5D, 0x5D })]
+    public async Task Invalid_utf8_or_broken_json_bytes_are_400(byte[] body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, Http.Base + "/entities") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Add("NGSILD-Tenant", _tenant);
+        using var response = await _client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Lone_surrogate_escape_is_400_not_500()
+    {
+        var id = Http.NewId();
+        using var response = await _client.NgPostAsync("entities", $$$"""{"id": "{{{id}}}", "type": "T", "p": {"type": "Property", "value": "bad \ud800 text"}}""", _tenant);
+        await response.ExpectAsync(HttpStatusCode.BadRequest);
+        using var read = await _client.NgGetAsync($"entities/{id}", _tenant);
+        Assert.NotEqual(HttpStatusCode.OK, read.StatusCode);
+    }
+
+    [Fact]
+    public async Task Emoji_control_characters_and_huge_numbers_round_trip_unchanged()
+    {
+        var id = await CreateAsync("""
+            "emoji": {"type": "Property", "value": "🚲 xe đạp"},
+            "control": {"type": "Property", "value": "tab\tnul\u0000end"},
+            "big": {"type": "Property", "value": 123456789012345678901234567890},
+            "precise": {"type": "Property", "value": 0.1000000000000000055511151231257827}
+            """);
+        var entity = await GetAsync($"entities/{id}");
+        Assert.Equal("🚲 xe đạp", (string?)entity["emoji"]!["value"]);
+        Assert.Equal("tab\tnul\0end", (string?)entity["control"]!["value"]);
+        Assert.Equal("123456789012345678901234567890", entity["big"]!["value"]!.ToJsonString());
+        Assert.Equal("0.1000000000000000055511151231257827", entity["precise"]!["value"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Overlong_entity_id_is_400_and_not_stored()
+    {
+        // Regression: a 100,000-character id was stored and its 201 Location header broke clients' header limits.
+        var id = "urn:ngsi-ld:T:" + new string('x', 100_000);
+        using var response = await _client.NgPostAsync("entities", $$$"""{"id": "{{{id}}}", "type": "T"}""", _tenant);
+        await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+        var longest = "urn:ngsi-ld:T:" + new string('y', 2048 - 14);
+        using var created = await _client.NgPostAsync("entities", $$$"""{"id": "{{{longest}}}", "type": "T"}""", _tenant);
+        await created.ExpectAsync(HttpStatusCode.Created);
+    }
+
+    [Fact]
+    public async Task Batch_above_the_size_limit_is_refused_whole()
+    {
+        var entities = string.Join(",", Enumerable.Range(0, 10_001).Select(i => $$$"""{"id":"urn:ngsi-ld:T:{{{i}}}","type":"T"}"""));
+        using var response = await _client.NgPostAsync("entityOperations/create", "[" + entities + "]", _tenant);
+        Assert.True(response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.RequestEntityTooLarge, $"got {(int)response.StatusCode}");
+        using var count = await _client.NgGetAsync("entities?type=T&limit=0&count=true", _tenant);
+        Assert.True(count.StatusCode == HttpStatusCode.NotFound || count.Headers.GetValues("NGSILD-Results-Count").Single() == "0");
+    }
+
+    [Theory]
+    [InlineData("PATCH", "{\"id\": \"urn:ngsi-ld:T:other\", \"p\": 2}")]
+    [InlineData("PUT", "{\"id\": \"urn:ngsi-ld:T:other\", \"type\": \"T\", \"p\": 2}")]
+    public async Task Body_id_different_from_the_path_is_400_and_nothing_changes(string method, string body)
+    {
+        var id = await CreateAsync();
+        using var response = await _client.SendAsync(new HttpMethod(method), $"entities/{id}", body, tenant: _tenant);
+        await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+        Assert.Equal(1, (int)(await GetAsync($"entities/{id}"))["p"]!["value"]!);
+    }
+
+    [Fact]
+    public async Task Merge_adds_types_and_replaces_scope()
+    {
+        var id = await CreateAsync("\"scope\": \"/a\", \"p\": 1");
+        using var merged = await _client.NgPatchAsync($"entities/{id}", """{"type": "U", "scope": "/b"}""", _tenant);
+        await merged.ExpectAsync(HttpStatusCode.NoContent);
+        var entity = await GetAsync($"entities/{id}");
+        Assert.Equal(["T", "U"], entity["type"]!.AsArray().Select(t => (string?)t).Order(StringComparer.Ordinal));
+        Assert.Equal("/b", (string?)entity["scope"]);
+    }
+
+    [Fact]
+    public async Task Retrieve_with_attrs_none_present_is_404()
+    {
+        var id = await CreateAsync();
+        using var response = await _client.NgGetAsync($"entities/{id}?attrs=nothere", _tenant);
+        await response.ExpectAsync(HttpStatusCode.NotFound, "ResourceNotFound");
+    }
+
+    [Fact]
+    public async Task Ld_json_query_puts_the_context_in_every_entity()
+    {
+        await CreateAsync();
+        await CreateAsync();
+        using var response = await _client.NgGetAsync("entities?type=T", _tenant, accept: "application/ld+json");
+        await response.ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal("application/ld+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.False(response.Headers.Contains("Link"));
+        Assert.All((await response.JsonAsync()).AsArray(), e => Assert.NotNull(e!["@context"]));
+    }
+
+    [Fact]
+    public async Task Partial_207_bodies_are_plain_json_without_link()
+    {
+        var id = await CreateAsync();
+        using var response = await _client.NgPostAsync($"entities/{id}/attrs?options=noOverwrite", """{"p": 5, "q": 6}""", _tenant);
+        await response.ExpectAsync(HttpStatusCode.MultiStatus);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        Assert.False(response.Headers.Contains("Link"));
+        var body = await response.JsonAsync();
+        Assert.NotNull(body["notUpdated"]);
+    }
+
+    [Fact]
+    public async Task Doubled_slashes_in_the_path_are_tolerated()
+    {
+        var id = await CreateAsync();
+        using var response = await _client.NgGetAsync($"/ngsi-ld/v1//entities/{id}", _tenant);
+        await response.ExpectAsync(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Unparseable_accept_is_406_problem()
+    {
+        var id = await CreateAsync();
+        using var response = await _client.NgGetAsync($"entities/{id}", _tenant, accept: "text/html");
+        await response.ExpectAsync(HttpStatusCode.NotAcceptable, "NotAcceptable");
+        Assert.Contains("application/json", (string?)(await response.JsonAsync())["detail"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Body_on_a_body_less_content_type_is_415_problem()
+    {
+        var id = await CreateAsync();
+        using var response = await _client.SendAsync(HttpMethod.Patch, $"entities/{id}/attrs", "p=2", "text/plain", _tenant);
+        await response.ExpectAsync(HttpStatusCode.UnsupportedMediaType, "UnsupportedMediaType");
+        Assert.Equal(1, (int)(await GetAsync($"entities/{id}"))["p"]!["value"]!);
+    }
+
+    [Fact]
+    public async Task Deep_but_allowed_json_values_round_trip()
+    {
+        var deep = new StringBuilder();
+        for (var i = 0; i < 20; i++)
+        {
+            deep.Append("{\"k\":");
+        }
+
+        deep.Append('1').Append('}', 20);
+        var id = await CreateAsync($"\"deep\": {{\"type\": \"Property\", \"value\": {deep}}}");
+        Assert.Equal(deep.ToString(), (await GetAsync($"entities/{id}"))["deep"]!["value"]!.ToJsonString());
+    }
+}
