@@ -13,10 +13,19 @@ internal static class ContextsApi
 {
     public static RouteGroupBuilder MapContextsApi(this RouteGroupBuilder api)
     {
-        api.MapPost("/jsonldContexts", AddAsync).WithName("AddContext");
-        api.MapGet("/jsonldContexts", List).WithName("ListContexts");
-        api.MapGet("/jsonldContexts/{contextId}", Get).WithName("ServeContext");
-        api.MapDelete("/jsonldContexts/{contextId}", DeleteAsync).WithName("DeleteContext");
+        api.MapPost("/jsonldContexts", AddAsync).WithName("AddContext")
+            .Describe("Add @context", "Hosts a @context document ({\"@context\": …}); 201 with its Location.", jsonBody: true)
+            .Returns(StatusCodes.Status201Created).Problems(StatusCodes.Status415UnsupportedMediaType);
+        api.MapGet("/jsonldContexts", List).WithName("ListContexts")
+            .Describe("List @contexts", "URLs of the hosted and cached @contexts; details=true gives {URL, localId, kind, createdAt, …}.", ["details", "kind"])
+            .ReturnsJson(StatusCodes.Status200OK).Problems(StatusCodes.Status406NotAcceptable);
+        api.MapGet("/jsonldContexts/{contextId}", Get).WithName("ServeContext")
+            .Describe("Serve @context", "The hosted @context document (application/ld+json), or its details with details=true; 422 for a Cached one without details.", ["details"])
+            .Produces<System.Text.Json.Nodes.JsonNode>(StatusCodes.Status200OK, "application/ld+json", "application/json")
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status406NotAcceptable, StatusCodes.Status422UnprocessableEntity);
+        api.MapDelete("/jsonldContexts/{contextId}", DeleteAsync).WithName("DeleteContext")
+            .Describe("Delete or reload @context", "Deletes the entry; reload=true re-downloads a Cached one (400 for Hosted).", ["reload"])
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
         return api;
     }
 

@@ -24,18 +24,42 @@ internal static class EntitiesApi
 
     public static RouteGroupBuilder MapEntitiesApi(this RouteGroupBuilder api)
     {
-        api.MapPost("/entities", CreateAsync).WithName("CreateEntity");
-        api.MapGet("/entities", QueryAsync).WithName("QueryEntities");
-        api.MapDelete("/entities", PurgeAsync).WithName("PurgeEntities");
-        api.MapGet("/entities/{entityId}", RetrieveAsync).WithName("RetrieveEntity");
-        api.MapPut("/entities/{entityId}", ReplaceAsync).WithName("ReplaceEntity");
-        api.MapPatch("/entities/{entityId}", MergeAsync).WithName("MergeEntity");
-        api.MapDelete("/entities/{entityId}", DeleteAsync).WithName("DeleteEntity");
-        api.MapPost("/entities/{entityId}/attrs", AppendAsync).WithName("AppendAttributes");
-        api.MapPatch("/entities/{entityId}/attrs", UpdateAttributesAsync).WithName("UpdateAttributes");
-        api.MapPatch("/entities/{entityId}/attrs/{attrId}", PartialAttributeUpdateAsync).WithName("PartialAttributeUpdate");
-        api.MapPut("/entities/{entityId}/attrs/{attrId}", ReplaceAttributeAsync).WithName("ReplaceAttribute");
-        api.MapDelete("/entities/{entityId}/attrs/{attrId}", DeleteAttributeAsync).WithName("DeleteAttribute");
+        api.MapPost("/entities", CreateAsync).WithName("CreateEntity")
+            .Describe("Create entity", "Creates an entity; 201 with Location. 409 AlreadyExists when the id exists; may create the tenant.", NoParameters, jsonBody: true)
+            .Returns(StatusCodes.Status201Created).Problems(StatusCodes.Status409Conflict, StatusCodes.Status411LengthRequired, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status503ServiceUnavailable);
+        api.MapGet("/entities", QueryAsync).WithName("QueryEntities")
+            .Describe("Query entities", "Entities matching id/idPattern/type/attrs/q/scopeQ/geo-query, paged by limit and offset (Link rel=next/prev). Needs one filter unless local=true.", QueryParameters.EntityQuery)
+            .ReturnsBody(geoJson: true).Problems(StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
+        api.MapDelete("/entities", PurgeAsync).WithName("PurgeEntities")
+            .Describe("Purge entities", "Deletes every entity matching the filters; at least one filter is required (400 otherwise).", QueryParameters.EntityQuery)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound);
+        api.MapGet("/entities/{entityId}", RetrieveAsync).WithName("RetrieveEntity")
+            .Describe("Retrieve entity", "One entity in the requested representation; 404 when unknown or none of attrs is present.", RetrieveParameters)
+            .ReturnsBody(geoJson: true).Problems(StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
+        api.MapPut("/entities/{entityId}", ReplaceAsync).WithName("ReplaceEntity")
+            .Describe("Replace entity", "Replaces every attribute of the entity; createdAt is kept.", NoParameters, jsonBody: true)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        api.MapPatch("/entities/{entityId}", MergeAsync).WithName("MergeEntity")
+            .Describe("Merge entity", "Deep merge of the fragment (RFC 7396 style); the NGSI-LD Null deletes. Accepts application/merge-patch+json.", OptionsOnly, jsonBody: true, mergePatch: true)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        api.MapDelete("/entities/{entityId}", DeleteAsync).WithName("DeleteEntity")
+            .Describe("Delete entity", "Deletes the entity.", NoParameters)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound);
+        api.MapPost("/entities/{entityId}/attrs", AppendAsync).WithName("AppendAttributes")
+            .Describe("Append attributes", "Adds or overwrites attributes; with options=noOverwrite existing ones are kept and reported in a 207 UpdateResult.", OptionsOnly, jsonBody: true)
+            .Returns(StatusCodes.Status204NoContent).ReturnsJson(StatusCodes.Status207MultiStatus).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        api.MapPatch("/entities/{entityId}/attrs", UpdateAttributesAsync).WithName("UpdateAttributes")
+            .Describe("Update attributes", "Replaces each named attribute that exists; absent ones are reported in a 207 UpdateResult.", OptionsOnly, jsonBody: true)
+            .Returns(StatusCodes.Status204NoContent).ReturnsJson(StatusCodes.Status207MultiStatus).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        api.MapPatch("/entities/{entityId}/attrs/{attrId}", PartialAttributeUpdateAsync).WithName("PartialAttributeUpdate")
+            .Describe("Partial attribute update", "Overwrites only the members sent of an existing attribute.", NoParameters, jsonBody: true)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        api.MapPut("/entities/{entityId}/attrs/{attrId}", ReplaceAttributeAsync).WithName("ReplaceAttribute")
+            .Describe("Replace attribute", "Replaces an existing attribute whole.", NoParameters, jsonBody: true)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        api.MapDelete("/entities/{entityId}/attrs/{attrId}", DeleteAttributeAsync).WithName("DeleteAttribute")
+            .Describe("Delete attribute", "Deletes the default instance, the instance with datasetId, or all instances with deleteAll=true.", DeleteAttributeParameters)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound);
         return api;
     }
 
