@@ -176,7 +176,7 @@ public sealed class BenchRunnerTests : IClassFixture<CityOSServer>, IDisposable
     [Fact]
     public async Task Interrupted_run_still_writes_what_it_measured()
     {
-        var options = Options() with { Scenarios = ["create", "batch"], PhaseDuration = TimeSpan.FromSeconds(2) };
+        var options = Options() with { Scenarios = ["create", "batch"], PhaseDuration = TimeSpan.FromSeconds(1.5) };
         using var cancellation = new CancellationTokenSource();
         using var output = new StringWriter();
         using var runner = new BenchRunner(options, output);
