@@ -46,7 +46,12 @@ internal static class QueryParameters
         }
 
         var value = values.Count == 1 ? values[0] : null;
-        return string.IsNullOrEmpty(value) ? null : value;
+
+        // An empty value (q=, scopeQ=) is a malformed filter, not an absent one: ignoring it would widen the
+        // answer, or the scope of a purge, behind the client's back.
+        return value is not null && value.Length == 0
+            ? throw NgsiLdException.BadRequest($"Query parameter '{name}' is empty.")
+            : value;
     }
 
     /// <summary>Comma-separated list; null when absent.</summary>
