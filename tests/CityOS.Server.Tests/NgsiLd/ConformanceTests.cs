@@ -461,4 +461,144 @@ public sealed class ConformanceTests(CityOSServer server)
         Assert.Equal(1, (int)entity["p"]!["value"]!);
         Assert.Equal(["id", "type", "p", "keep"], entity.AsObject().Select(p => p.Key));
     }
+
+    // §2: body media types with parameters, Link parsing, limit rules.
+
+    [Theory]
+    [InlineData("application/json; charset=utf-8")]
+    [InlineData("application/json;charset=UTF-8")]
+    [InlineData("Application/JSON")]
+    public async Task Json_content_type_with_charset_or_other_case_is_accepted(string contentType)
+    {
+        var id = Http.NewId();
+        using var response = await _client.SendAsync(HttpMethod.Post, "entities", $$$"""{"id": "{{{id}}}", "type": "T"}""", contentType, _tenant);
+        await response.ExpectAsync(HttpStatusCode.Created);
+    }
+
+    [Fact]
+    public async Task Ld_json_body_with_a_link_header_is_400()
+    {
+        var id = Http.NewId();
+        using var request = new HttpRequestMessage(HttpMethod.Post, Http.Base + "/entities")
+        {
+            Content = new StringContent($$$"""{"id": "{{{id}}}", "type": "T", "@context": "{{{Http.CoreContext}}}"}""", System.Text.Encoding.UTF8, "application/ld+json"),
+        };
+        request.Headers.Add("NGSILD-Tenant", _tenant);
+        request.Headers.TryAddWithoutValidation("Link", $"<{Http.CoreContext}>; rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\"");
+        using var response = await _client.SendAsync(request);
+        await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+    }
+
+    [Fact]
+    public async Task Link_header_with_several_links_uses_the_context_one()
+    {
+        using var hosted = await _client.NgPostAsync("jsonldContexts", """{"@context": {"Lamp": "https://example.org/city#Lamp"}}""");
+        await hosted.ExpectAsync(HttpStatusCode.Created);
+        var context = new Uri(server.BaseAddress, hosted.Headers.Location!).ToString();
+        var id = Http.NewId();
+        using var request = new HttpRequestMessage(HttpMethod.Post, Http.Base + "/entities")
+        {
+            Content = new StringContent($$$"""{"id": "{{{id}}}", "type": "Lamp"}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("NGSILD-Tenant", _tenant);
+        request.Headers.TryAddWithoutValidation("Link", $"<https://example.org/other>; rel=\"alternate\", <{context}>; rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\"");
+        using var response = await _client.SendAsync(request);
+        await response.ExpectAsync(HttpStatusCode.Created);
+        Assert.Equal("https://example.org/city#Lamp", (string?)(await GetAsync($"entities/{id}"))["type"]);
+    }
+
+    [Fact]
+    public async Task Limit_zero_needs_count_true()
+    {
+        await CreateAsync();
+        using var bare = await _client.NgGetAsync("entities?type=T&limit=0", _tenant);
+        await bare.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+        using var counted = await _client.NgGetAsync("entities?type=T&limit=0&count=true", _tenant);
+        await counted.ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal("1", counted.Headers.GetValues("NGSILD-Results-Count").Single());
+        Assert.Empty((await counted.JsonAsync()).AsArray());
+    }
+
+    // §4: system members are never taken from the client; reserved names and misplaced members are 400.
+
+    [Fact]
+    public async Task Client_supplied_system_timestamps_are_ignored()
+    {
+        var id = await CreateAsync(attributes: """
+            "createdAt": "2000-01-01T00:00:00Z", "modifiedAt": "2000-01-01T00:00:00Z",
+            "p": {"type": "Property", "value": 1, "createdAt": "2000-01-01T00:00:00Z"}
+            """);
+        var entity = await GetAsync($"entities/{id}?options=sysAttrs");
+        Assert.StartsWith(DateTime.UtcNow.Year.ToString(System.Globalization.CultureInfo.InvariantCulture), (string?)entity["createdAt"], StringComparison.Ordinal);
+        Assert.StartsWith(DateTime.UtcNow.Year.ToString(System.Globalization.CultureInfo.InvariantCulture), (string?)entity["p"]!["createdAt"], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(""" "datasetId": {"type": "Property", "value": 1} """)]
+    [InlineData(""" "p": {"type": "Relationship", "object": "urn:ngsi-ld:X:1", "unitCode": "MTR"} """)]
+    [InlineData(""" "p": {"type": "Property", "value": 1, "object": "urn:ngsi-ld:X:1"} """)]
+    [InlineData(""" "location": {"type": "GeoProperty", "value": {"type": "GeometryCollection", "geometries": []}} """)]
+    [InlineData(""" "p": [{"type": "Property", "value": 1, "datasetId": "urn:d:1"}, {"type": "Property", "value": 2, "datasetId": "urn:d:1"}] """)]
+    [InlineData(""" "p": [{"type": "Property", "value": 1}, {"type": "Property", "value": 2}] """)]
+    [InlineData(""" "p": {"type": "Property", "value": 1, "datasetId": "urn:ngsi-ld:null"} """)]
+    [InlineData(""" "p": {"type": "LanguageProperty", "languageMap": {"not a tag!": "x"}} """)]
+    [InlineData(""" "p": {"type": "ListRelationship", "objectList": [{"object": "not a uri"}]} """)]
+    public async Task Create_with_a_misplaced_member_or_reserved_name_is_400_and_writes_nothing(string attributes)
+    {
+        var id = Http.NewId();
+        using var response = await _client.NgPostAsync("entities", $$$"""{"id": "{{{id}}}", "type": "T", {{{attributes}}}}""", _tenant);
+        await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+        using var read = await _client.NgGetAsync($"entities/{id}", _tenant);
+        Assert.NotEqual(HttpStatusCode.OK, read.StatusCode);
+    }
+
+    [Fact]
+    public async Task Relationship_to_several_objects_round_trips()
+    {
+        var id = await CreateAsync(attributes: """ "parts": {"type": "Relationship", "object": ["urn:ngsi-ld:P:1", "urn:ngsi-ld:P:2"]} """);
+        var parts = (await GetAsync($"entities/{id}"))["parts"]!["object"]!.AsArray();
+        Assert.Equal(["urn:ngsi-ld:P:1", "urn:ngsi-ld:P:2"], parts.Select(p => (string?)p));
+        Assert.Single((await GetAsync("entities?type=T&q=" + Uri.EscapeDataString("parts==\"urn:ngsi-ld:P:2\""))).AsArray());
+    }
+
+    [Fact]
+    public async Task Format_wins_over_options_and_key_values_show_datasets()
+    {
+        var id = await CreateAsync(attributes: """ "p": [{"type": "Property", "value": 1}, {"type": "Property", "value": 2, "datasetId": "urn:d:gps"}] """);
+        var simplified = await GetAsync($"entities/{id}?options=normalized&format=keyValues");
+        Assert.Equal(1, (int)simplified["p"]!["dataset"]!["@none"]!);
+        Assert.Equal(2, (int)simplified["p"]!["dataset"]!["urn:d:gps"]!);
+    }
+
+    [Fact]
+    public async Task Type_star_and_local_true_query_everything()
+    {
+        await CreateAsync(type: "A");
+        await CreateAsync(type: "B");
+        Assert.Equal(2, (await GetAsync("entities?type=*")).AsArray().Count);
+        Assert.Equal(2, (await GetAsync("entities?local=true")).AsArray().Count);
+    }
+
+    [Fact]
+    public async Task Partial_update_with_datasetId_touches_only_that_instance()
+    {
+        var id = await CreateAsync(attributes: """ "p": [{"type": "Property", "value": 1}, {"type": "Property", "value": 2, "datasetId": "urn:d:gps"}] """);
+        using var patched = await _client.NgPatchAsync($"entities/{id}/attrs/p", """{"value": 20, "datasetId": "urn:d:gps"}""", _tenant);
+        await patched.ExpectAsync(HttpStatusCode.NoContent);
+        var p = (await GetAsync($"entities/{id}"))["p"]!.AsArray();
+        Assert.Equal(1, (int)p.Single(i => i!["datasetId"] is null)!["value"]!);
+        Assert.Equal(20, (int)p.Single(i => i!["datasetId"] is not null)!["value"]!);
+    }
+
+    [Theory]
+    [InlineData("/a//b")]
+    [InlineData("a b")]
+    [InlineData("(/a")]
+    [InlineData("")]
+    public async Task Malformed_scopeQ_is_400(string scopeQ)
+    {
+        await CreateAsync();
+        using var response = await _client.NgGetAsync("entities?type=T&scopeQ=" + Uri.EscapeDataString(scopeQ), _tenant);
+        await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+    }
 }

@@ -65,6 +65,9 @@ public sealed class RobustnessTests(CityOSServer server)
     [InlineData("entities?type=bad%20type")]
     [InlineData("entities?type=T&attrs=bad%20name")]
     [InlineData("entities?type=T&q=p==%22unterminated")]
+    [InlineData("entities?type=T&q=")]
+    [InlineData("entities?type=T&attrs=")]
+    [InlineData("entities?type=")]
     [InlineData("entities?id=not%20a%20uri")]
     [InlineData("entities/not%20a%20uri")]
     [InlineData("entities/urn:ngsi-ld:T:x?options=keyValues,concise")]
@@ -230,5 +233,15 @@ public sealed class RobustnessTests(CityOSServer server)
         deep.Append('1').Append('}', 20);
         var id = await CreateAsync($"\"deep\": {{\"type\": \"Property\", \"value\": {deep}}}");
         Assert.Equal(deep.ToString(), (await GetAsync($"entities/{id}"))["deep"]!["value"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Purge_with_an_empty_filter_is_400_and_deletes_nothing()
+    {
+        // Regression: an empty q= was read as "no q", so DELETE /entities?type=T&q= purged every T.
+        var id = await CreateAsync();
+        using var purge = await _client.NgDeleteAsync("entities?type=T&q=", _tenant);
+        await purge.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+        await GetAsync($"entities/{id}");
     }
 }
