@@ -601,4 +601,22 @@ public sealed class ConformanceTests(CityOSServer server)
         using var response = await _client.NgGetAsync("entities?type=T&scopeQ=" + Uri.EscapeDataString(scopeQ), _tenant);
         await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
     }
+
+    [Fact]
+    public async Task Accept_is_checked_for_reads_and_post_query_only()
+    {
+        var id = Http.NewId();
+        using var created = await _client.SendAsync(HttpMethod.Post, "entities", $$$$"""{"id": "{{{{id}}}}", "type": "T", "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [1, 2]}}}""", tenant: _tenant, accept: "text/html");
+        await created.ExpectAsync(HttpStatusCode.Created);
+        using var patched = await _client.SendAsync(HttpMethod.Post, $"entities/{id}/attrs", """{"p": 1}""", tenant: _tenant, accept: "text/html");
+        await patched.ExpectAsync(HttpStatusCode.NoContent);
+
+        const string Query = """{"type": "Query", "entities": [{"type": "T"}]}""";
+        using var html = await _client.SendAsync(HttpMethod.Post, "entityOperations/query", Query, tenant: _tenant, accept: "text/html");
+        await html.ExpectAsync(HttpStatusCode.NotAcceptable, "NotAcceptable");
+        using var geo = await _client.SendAsync(HttpMethod.Post, "entityOperations/query", Query, tenant: _tenant, accept: "application/geo+json");
+        await geo.ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal("application/geo+json", geo.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("FeatureCollection", (string?)(await geo.JsonAsync())["type"]);
+    }
 }

@@ -244,4 +244,64 @@ public sealed class RobustnessTests(CityOSServer server)
         await purge.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
         await GetAsync($"entities/{id}");
     }
+
+    [Fact]
+    public async Task Concurrent_creates_of_one_id_give_one_201_and_409s_never_500()
+    {
+        await CreateAsync();
+        var id = Http.NewId();
+        var body = $$$"""{"id": "{{{id}}}", "type": "T", "p": 1}""";
+        var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => _client.NgPostAsync("entities", body, _tenant)));
+        try
+        {
+            Assert.Equal(1, responses.Count(r => r.StatusCode == HttpStatusCode.Created));
+            Assert.All(responses.Where(r => r.StatusCode != HttpStatusCode.Created), r => Assert.Equal(HttpStatusCode.Conflict, r.StatusCode));
+        }
+        finally
+        {
+            foreach (var response in responses)
+            {
+                response.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Concurrent_upserts_and_merges_of_one_entity_all_succeed_and_keep_every_attribute()
+    {
+        var id = await CreateAsync();
+        var tasks = Enumerable.Range(0, 12).Select(i => i % 2 == 0
+            ? _client.NgPostAsync("entityOperations/upsert?options=update", $$$"""[{"id": "{{{id}}}", "type": "T", "u{{{i}}}": {{{i}}}}]""", _tenant)
+            : _client.NgPatchAsync($"entities/{id}", $$$"""{"m{{{i}}}": {{{i}}}}""", _tenant));
+        var responses = await Task.WhenAll(tasks);
+        try
+        {
+            Assert.All(responses, r => Assert.Equal(HttpStatusCode.NoContent, r.StatusCode));
+        }
+        finally
+        {
+            foreach (var response in responses)
+            {
+                response.Dispose();
+            }
+        }
+
+        var entity = (await GetAsync($"entities/{id}")).AsObject();
+        Assert.Equal(3 + 12, entity.Count);
+    }
+
+    [Theory]
+    [InlineData("PATCH", "entities/urn:ngsi-ld:T:1/attrs", "{\"p\": 1}")]
+    [InlineData("DELETE", "entities/urn:ngsi-ld:T:1", null)]
+    [InlineData("POST", "entityOperations/update", "[{\"id\": \"urn:ngsi-ld:T:1\", \"type\": \"T\"}]")]
+    [InlineData("GET", "types", null)]
+    [InlineData("DELETE", "entities?type=T", null)]
+    public async Task Operations_on_an_unknown_tenant_are_404_NonexistentTenant_and_do_not_create_it(string method, string path, string? body)
+    {
+        var tenant = "ghost" + Guid.NewGuid().ToString("N")[..8];
+        using var response = await _client.SendAsync(new HttpMethod(method), path, body, tenant: tenant);
+        await response.ExpectAsync(HttpStatusCode.NotFound, "NonexistentTenant");
+        using var query = await _client.NgGetAsync("entities?type=T", tenant);
+        await query.ExpectAsync(HttpStatusCode.NotFound, "NonexistentTenant");
+    }
 }
