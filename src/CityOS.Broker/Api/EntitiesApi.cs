@@ -88,7 +88,7 @@ internal static class EntitiesApi
         var render = QueryParameters.Render(request.Query, options, context);
         var entity = await service.RetrieveAsync(tenant, entityId, ct);
         if (QueryParameters.Single(request.Query, "type") is { } typeFilter
-            && !entity[Names.Type]!.AsArray().Any(t => (string?)t == context.ExpandTerm(typeFilter)))
+            && !entity[Names.Type]!.AsArray().Any(t => (string?)t == QueryParameters.ExpandName(typeFilter, context)))
         {
             throw NgsiLdException.NotFound($"Entity '{entityId}' is not of type '{typeFilter}'.");
         }
@@ -286,8 +286,8 @@ internal static class EntitiesApi
         var tenant = NgsiLdRequest.Tenant(request);
         EntityParser.ValidateEntityId(entityId);
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: true, ct);
-        var attribute = context.ExpandTerm(attrId);
-        var instances = EntityParser.ParseAttribute(attribute, StripContext(body), context, PayloadKind.Fragment);
+        var attribute = QueryParameters.ExpandName(attrId, context);
+        var instances = EntityParser.ParseAttribute(attribute, StripContext(AsObject(body)), context, PayloadKind.Fragment);
         await service.PartialAttributeUpdateAsync(tenant, entityId, attribute, instances, ct);
         return Results.NoContent();
     }
@@ -299,8 +299,8 @@ internal static class EntitiesApi
         var tenant = NgsiLdRequest.Tenant(request);
         EntityParser.ValidateEntityId(entityId);
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: false, ct);
-        var attribute = context.ExpandTerm(attrId);
-        var instances = EntityParser.ParseAttribute(attribute, StripContext(body), context, PayloadKind.Entity);
+        var attribute = QueryParameters.ExpandName(attrId, context);
+        var instances = EntityParser.ParseAttribute(attribute, StripContext(AsObject(body)), context, PayloadKind.Entity);
         await service.ReplaceAttributeAsync(tenant, entityId, attribute, instances, ct);
         return Results.NoContent();
     }
@@ -324,7 +324,7 @@ internal static class EntitiesApi
             throw NgsiLdException.BadRequest("datasetId and deleteAll=true cannot be used together.");
         }
 
-        await service.DeleteAttributeAsync(tenant, entityId, context.ExpandTerm(attrId), datasetId is null or "@none" ? null : context.ExpandTerm(datasetId), deleteAll, ct);
+        await service.DeleteAttributeAsync(tenant, entityId, QueryParameters.ExpandName(attrId, context), datasetId is null or "@none" ? null : QueryParameters.ExpandDatasetId(datasetId, context), deleteAll, ct);
         return Results.NoContent();
     }
 

@@ -149,8 +149,15 @@ internal static class QueryParameters
             Pick = pick,
             Omit = omit,
             Lang = lang,
-            DatasetIds = datasetIds is null ? null : new HashSet<string>(datasetIds.Select(d => d == "@none" ? d : context.ExpandTerm(d)), StringComparer.Ordinal),
+            DatasetIds = datasetIds is null ? null : new HashSet<string>(datasetIds.Select(d => d == "@none" ? d : ExpandDatasetId(d, context)), StringComparer.Ordinal),
         };
+    }
+
+    /// <summary>Expands a datasetId given in a URL (a URI, or a term of the @context); anything that does not end up a URI is 400.</summary>
+    public static string ExpandDatasetId(string datasetId, LdContext context)
+    {
+        var iri = NameRules.IsUri(datasetId) ? datasetId : context.ExpandTerm(datasetId);
+        return NameRules.IsUri(iri) ? iri : throw NgsiLdException.BadRequest($"datasetId '{(datasetId.Length <= 80 ? datasetId : datasetId[..80] + "…")}' is not a URI.");
     }
 
     /// <summary>Expands a type or attribute name given in a URL; a name NGSI-LD does not allow is 400, not an empty match.</summary>
@@ -281,7 +288,7 @@ internal static class QueryParameters
 
     /// <summary>The geometryProperty for GeoJSON output (expanded; default location).</summary>
     public static string GeometryProperty(IQueryCollection query, LdContext context) =>
-        Single(query, "geometryProperty") is { } g ? context.ExpandTerm(g) : Names.LocationIri;
+        Single(query, "geometryProperty") is { } g ? ExpandName(g, context) : Names.LocationIri;
 
     /// <summary>Builds a query from the body of POST /entityOperations/query (§5.2.23).</summary>
     public static EntityQuery EntityQueryOf(JsonObject body, LdContext context, (int Limit, int Offset, bool Count) paging)
@@ -335,7 +342,7 @@ internal static class QueryParameters
         var attrs = body["attrs"] switch
         {
             null => null,
-            JsonArray a => a.Select(n => context.ExpandTerm(StringOf(n, "attrs"))).ToArray(),
+            JsonArray a => a.Select(n => ExpandName(StringOf(n, "attrs"), context)).ToArray(),
             _ => throw NgsiLdException.BadRequest("attrs must be an array of strings."),
         };
         var q = body["q"] is null ? null : QParser.Parse(StringOf(body["q"], "q"), context);
