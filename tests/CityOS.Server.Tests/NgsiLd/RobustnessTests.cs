@@ -304,4 +304,22 @@ public sealed class RobustnessTests(CityOSServer server)
         using var query = await _client.NgGetAsync("entities?type=T", tenant);
         await query.ExpectAsync(HttpStatusCode.NotFound, "NonexistentTenant");
     }
+
+    [Theory]
+    [InlineData("DELETE", "attrs/bad%20name", null)]
+    [InlineData("PATCH", "attrs/bad%20name", "{\"value\": 2}")]
+    [InlineData("PUT", "attrs/bad%20name", "{\"type\": \"Property\", \"value\": 2}")]
+    [InlineData("DELETE", "attrs/p?datasetId=not%20a%20uri", null)]
+    [InlineData("DELETE", "attrs/p?deleteAll=maybe", null)]
+    [InlineData("PATCH", "attrs/p", "{\"value\": null}")]
+    [InlineData("PATCH", "attrs/p", "[1]")]
+    [InlineData("PUT", "attrs/p", "{\"type\": \"Property\"}")]
+    [InlineData("POST", "attrs", "{\"p\": {\"type\": \"Property\", \"value\": {\"@type\": \"Date\", \"@value\": \"2026-02-30\"}}}")]
+    public async Task Malformed_attribute_requests_are_400_and_change_nothing(string method, string path, string? body)
+    {
+        var id = await CreateAsync();
+        using var response = await _client.SendAsync(new HttpMethod(method), $"entities/{id}/{path}", body, tenant: _tenant);
+        await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+        Assert.Equal(1, (int)(await GetAsync($"entities/{id}"))["p"]!["value"]!);
+    }
 }
