@@ -40,17 +40,8 @@ internal static class ContextsApi
             throw new NgsiLdException(ErrorType.UnsupportedMediaType, "A @context document must be sent as application/json or application/ld+json.");
         }
 
-        JsonNode? body;
-        try
-        {
-            body = await JsonNode.ParseAsync(request.Body, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = options.Value.MaxJsonDepth }, cancellationToken: ct);
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw NgsiLdException.InvalidRequest("The body is not valid JSON: " + e.Message);
-        }
-
-        var entry = await registry.AddHostedAsync(body ?? throw NgsiLdException.InvalidRequest("The body is empty."), ct);
+        var body = await NgsiLdRequest.ParseJsonAsync(request, options.Value, ct);
+        var entry = await registry.AddHostedAsync(body, ct);
         return Results.Created(entry.Url, null);
     }
 

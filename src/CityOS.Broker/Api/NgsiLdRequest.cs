@@ -77,6 +77,35 @@ internal static class NgsiLdRequest
             throw new NgsiLdException(ErrorType.PayloadTooLarge, $"The body is larger than the limit of {options.MaxBodyBytes} bytes.");
         }
 
+        var body = await ParseJsonAsync(request, options, cancellationToken);
+
+        var link = LinkContextUrl(request);
+        if (isLd)
+        {
+            if (link is not null)
+            {
+                throw NgsiLdException.BadRequest("With Content-Type application/ld+json the @context must be in the body, not in a Link header.");
+            }
+
+            var context = ContextMember(body, required: true);
+            return (body, await resolver.ResolveAsync(context, cancellationToken));
+        }
+
+        if (ContextMember(body, required: false) is not null)
+        {
+            throw NgsiLdException.BadRequest("With Content-Type application/json the body must not hold @context; send it in a Link header or use application/ld+json.");
+        }
+
+        var ldContext = link is null ? LdContext.Core : await resolver.ResolveAsync(JsonValue.Create(link), cancellationToken);
+        return (body, ldContext);
+    }
+
+    /// <summary>
+    /// Parses a request body as JSON within the depth limit, rejecting empty bodies, JSON null and text that
+    /// is not valid Unicode with 400 InvalidRequest.
+    /// </summary>
+    public static async ValueTask<JsonNode> ParseJsonAsync(HttpRequest request, BrokerOptions options, CancellationToken cancellationToken)
+    {
         JsonNode? body;
         try
         {
@@ -104,25 +133,7 @@ internal static class NgsiLdRequest
             throw NgsiLdException.InvalidRequest("The body holds text that is not valid UTF-8 or UTF-16 (e.g. a lone surrogate escape).");
         }
 
-        var link = LinkContextUrl(request);
-        if (isLd)
-        {
-            if (link is not null)
-            {
-                throw NgsiLdException.BadRequest("With Content-Type application/ld+json the @context must be in the body, not in a Link header.");
-            }
-
-            var context = ContextMember(body, required: true);
-            return (body, await resolver.ResolveAsync(context, cancellationToken));
-        }
-
-        if (ContextMember(body, required: false) is not null)
-        {
-            throw NgsiLdException.BadRequest("With Content-Type application/json the body must not hold @context; send it in a Link header or use application/ld+json.");
-        }
-
-        var ldContext = link is null ? LdContext.Core : await resolver.ResolveAsync(JsonValue.Create(link), cancellationToken);
-        return (body, ldContext);
+        return body;
     }
 
     // System.Text.Json decodes strings lazily, so invalid UTF-8 or a lone "\ud800" escape would surface

@@ -322,4 +322,19 @@ public sealed class RobustnessTests(CityOSServer server)
         await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
         Assert.Equal(1, (int)(await GetAsync($"entities/{id}"))["p"]!["value"]!);
     }
+
+    [Theory]
+    [InlineData("[]")]
+    [InlineData("{\"x\": 1}")]
+    [InlineData("{\"@context\": 5}")]
+    [InlineData("{\"@context\": null}")]
+    [InlineData("{\"@context\": \"bad \\ud800\"}")]
+    [InlineData("{\"@context\": {\"a\": {\"@id\": \"https://example.org/a\", \"@context\": {\"b\": \"https://example.org/b\"}}}}")]
+    [InlineData("{\"@context\": {\"a\": 5}}")]
+    public async Task Malformed_context_documents_are_400(string body)
+    {
+        using var response = await _client.NgPostAsync("jsonldContexts", body);
+        await response.ExpectAsync(HttpStatusCode.BadRequest);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+    }
 }
