@@ -337,4 +337,20 @@ public sealed class RobustnessTests(CityOSServer server)
         await response.ExpectAsync(HttpStatusCode.BadRequest);
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
     }
+
+    [Fact]
+    public async Task Catastrophic_regexes_are_cut_off_not_500()
+    {
+        // (a|aa)+$ against forty a's and a '!' backtracks through ~10^8 paths; the broker bounds each match.
+        var id = "urn:ngsi-ld:T:" + new string('a', 40) + "!";
+        using var created = await _client.NgPostAsync("entities", $$$"""{"id": "{{{id}}}", "type": "T", "name": "{{{new string('a', 40)}}}!"}""", _tenant);
+        await created.ExpectAsync(HttpStatusCode.Created);
+
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        using var byId = await _client.NgGetAsync("entities?type=T&idPattern=" + Uri.EscapeDataString("^urn:ngsi-ld:T:(a|aa)+$"), _tenant);
+        await byId.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+        using var byQ = await _client.NgGetAsync("entities?type=T&q=" + Uri.EscapeDataString("name~=\"^(a|aa)+$\""), _tenant);
+        Assert.True(byQ.StatusCode is HttpStatusCode.OK or HttpStatusCode.BadRequest, $"got {(int)byQ.StatusCode}");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"took {stopwatch.Elapsed}");
+    }
 }
