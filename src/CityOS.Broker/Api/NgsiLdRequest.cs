@@ -128,17 +128,23 @@ internal static class NgsiLdRequest
         {
             DecodeStrings(body);
         }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        catch (InvalidOperationException)
         {
             throw NgsiLdException.InvalidRequest("The body holds text that is not valid UTF-8 or UTF-16 (e.g. a lone surrogate escape).");
+        }
+        catch (ArgumentException e)
+        {
+            // JsonObject refuses a member name given twice when it is first enumerated.
+            throw NgsiLdException.InvalidRequest("The body holds an object with a duplicate member name: " + e.Message);
         }
 
         return body;
     }
 
-    // System.Text.Json decodes strings lazily, so invalid UTF-8 or a lone "\ud800" escape would surface
-    // deep inside the broker as an InvalidOperationException (a 500). Decoding every name and string once
-    // here turns such a body into a 400. Depth is bounded by MaxJsonDepth.
+    // System.Text.Json decodes strings lazily, so invalid UTF-8 or a lone "\ud800" escape (and a duplicate
+    // member name) would surface deep inside the broker as an InvalidOperationException or ArgumentException
+    // (a 500). Decoding every name and string once here turns such a body into a 400. Depth is bounded by
+    // MaxJsonDepth.
     private static void DecodeStrings(JsonNode node)
     {
         switch (node)

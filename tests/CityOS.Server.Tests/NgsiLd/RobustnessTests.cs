@@ -488,4 +488,112 @@ public sealed class RobustnessTests(CityOSServer server)
             await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
         }
     }
+
+    [Theory]
+    [InlineData("\"p\": {}")]
+    [InlineData("\"p\": []")]
+    [InlineData("\"p\": [[]]")]
+    [InlineData("\"p\": [{}]")]
+    [InlineData("\"p\": null")]
+    [InlineData("\"p\": true")]
+    [InlineData("\"p\": \"urn:ngsi-ld:null\"")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": []}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": {}}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": {\"@type\": \"DateTime\"}}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": {\"@value\": 1}}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": {\"@type\": 5, \"@value\": 1}}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": 1, \"sub\": {}}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": 1, \"sub\": null}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": 1, \"sub\": {\"type\": \"Property\", \"value\": 1, \"subsub\": {\"type\": \"Relationship\", \"object\": \"urn:x:1\"}}}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": 1, \"type2\": 5}")]
+    [InlineData("\"p\": {\"type\": [\"Property\"], \"value\": 1}")]
+    [InlineData("\"p\": {\"type\": 5, \"value\": 1}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": 1, \"valueType\": \"Integer\"}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": 1, \"valueType\": 5}")]
+    [InlineData("\"p\": {\"type\": \"Relationship\", \"object\": [\"urn:x:1\", 5]}")]
+    [InlineData("\"p\": {\"type\": \"Relationship\", \"object\": []}")]
+    [InlineData("\"p\": {\"type\": \"Relationship\", \"object\": \"urn:x:1\", \"objectType\": \"Building\"}")]
+    [InlineData("\"p\": {\"type\": \"LanguageProperty\", \"languageMap\": {}}")]
+    [InlineData("\"p\": {\"type\": \"LanguageProperty\", \"languageMap\": {\"vi\": [\"a\", \"b\"]}}")]
+    [InlineData("\"p\": {\"type\": \"LanguageProperty\", \"languageMap\": {\"@none\": \"x\"}}")]
+    [InlineData("\"p\": {\"type\": \"LanguageProperty\", \"languageMap\": \"x\"}")]
+    [InlineData("\"p\": {\"type\": \"VocabProperty\", \"vocab\": [\"A\", \"B\"]}")]
+    [InlineData("\"p\": {\"type\": \"VocabProperty\", \"vocab\": 5}")]
+    [InlineData("\"p\": {\"type\": \"VocabProperty\", \"vocab\": \"bad name\"}")]
+    [InlineData("\"p\": {\"type\": \"JsonProperty\", \"json\": {\"@context\": 1, \"a:b\": null}}")]
+    [InlineData("\"p\": {\"type\": \"JsonProperty\", \"json\": 5}")]
+    [InlineData("\"p\": {\"type\": \"JsonProperty\", \"json\": null}")]
+    [InlineData("\"p\": {\"type\": \"ListProperty\", \"valueList\": []}")]
+    [InlineData("\"p\": {\"type\": \"ListProperty\", \"valueList\": [1, [2], {\"a\": 3}]}")]
+    [InlineData("\"p\": {\"type\": \"ListProperty\", \"valueList\": 5}")]
+    [InlineData("\"p\": {\"type\": \"ListRelationship\", \"objectList\": []}")]
+    [InlineData("\"p\": {\"type\": \"ListRelationship\", \"objectList\": [\"urn:x:1\"]}")]
+    [InlineData("\"p\": {\"type\": \"ListRelationship\", \"objectList\": [{\"object\": [\"urn:x:1\"]}]}")]
+    [InlineData("\"location\": {\"type\": \"GeoProperty\", \"value\": {\"type\": \"Point\", \"coordinates\": [1]}}")]
+    [InlineData("\"location\": {\"type\": \"GeoProperty\", \"value\": {\"type\": \"Point\", \"coordinates\": [1, 2, 3, 4]}}")]
+    [InlineData("\"location\": {\"type\": \"GeoProperty\", \"value\": \"POINT(1 2)\"}")]
+    [InlineData("\"location\": {\"type\": \"GeoProperty\", \"value\": {\"type\": \"Polygon\", \"coordinates\": [[[0,0],[1,0],[0,0]]]}}")]
+    [InlineData("\"location\": {\"type\": \"GeoProperty\", \"value\": {\"type\": \"Polygon\", \"coordinates\": [[[0,0],[2,2],[2,0],[0,2],[0,0]]]}}")]
+    [InlineData("\"location\": {\"type\": \"GeoProperty\", \"value\": {\"type\": \"LineString\", \"coordinates\": [[1,2]]}}")]
+    [InlineData("\"location\": {\"type\": \"Point\", \"coordinates\": [1, 2]}")]
+    [InlineData("\"location\": {\"type\": \"Property\", \"value\": 1}")]
+    [InlineData("\"scope\": \"\"")]
+    [InlineData("\"scope\": \"a\"")]
+    [InlineData("\"scope\": \"/a//b\"")]
+    [InlineData("\"scope\": [\"/a\", 5]")]
+    [InlineData("\"scope\": []")]
+    [InlineData("\"scope\": \"/a/#\"")]
+    [InlineData("\"scope\": {\"x\": 1}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": 1, \"observedAt\": \"2026-01-01T00:00:00.1234567Z\"}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": 1, \"observedAt\": \"2026-01-01T00:00:00,5Z\"}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": 1, \"observedAt\": 5}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": 1, \"unitCode\": 5}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": 1, \"expiresAt\": \"x\"}")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": 1, \"datasetId\": \"@none\"}")]
+    [InlineData("\"expiresAt\": \"2030-01-01T00:00:00Z\"")]
+    [InlineData("\"expiresAt\": \"soon\"")]
+    [InlineData("\"@context\": \"https://example.org\"")]
+    [InlineData("\"id2\": 5")]
+    [InlineData("\"ngsi-ld:p\": 1")]
+    [InlineData("\"https://example.org/p\": 1")]
+    [InlineData("\"a:b:c\": 1")]
+    [InlineData("\"_p\": 1")]
+    [InlineData("\"1p\": 1")]
+    [InlineData("\"pé\": 1")]
+    [InlineData("\"type\": \"T\"")]
+    [InlineData("\"p\": {\"type\": \"Property\", \"value\": 1}, \"p\": {\"type\": \"Property\", \"value\": 2}")]
+    public async Task Odd_entity_bodies_are_201_and_readable_or_400_never_500(string attributes)
+    {
+        var id = Http.NewId();
+        using var response = await _client.NgPostAsync("entities", "{\"id\": \"" + id + "\", \"type\": \"T\", " + attributes + "}", _tenant);
+        Assert.True(response.StatusCode is HttpStatusCode.Created or HttpStatusCode.BadRequest, $"{attributes}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        if (response.StatusCode == HttpStatusCode.BadRequest)
+        {
+            await response.ExpectAsync(HttpStatusCode.BadRequest);
+            return;
+        }
+
+        // Whatever was accepted renders in every representation and survives a query.
+        foreach (var options in new[] { "normalized", "concise", "keyValues", "sysAttrs" })
+        {
+            using var read = await _client.NgGetAsync($"entities/{id}?options={options}", _tenant);
+            await read.ExpectAsync(HttpStatusCode.OK);
+        }
+
+        using var geo = await _client.NgGetAsync($"entities/{id}", _tenant, accept: "application/geo+json");
+        await geo.ExpectAsync(HttpStatusCode.OK);
+        using var query = await _client.NgGetAsync("entities?type=T&q=p", _tenant);
+        await query.ExpectAsync(HttpStatusCode.OK);
+        using var types = await _client.NgGetAsync("attributes?details=true", _tenant);
+        await types.ExpectAsync(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Duplicate_member_names_are_400_InvalidRequest_saying_so()
+    {
+        var id = Http.NewId();
+        using var response = await _client.NgPostAsync("entities", $$$"""{"id": "{{{id}}}", "type": "T", "p": 1, "p": 2}""", _tenant);
+        await response.ExpectAsync(HttpStatusCode.BadRequest, "InvalidRequest");
+        Assert.Contains("duplicate", (string?)(await response.JsonAsync())["detail"], StringComparison.Ordinal);
+    }
 }
