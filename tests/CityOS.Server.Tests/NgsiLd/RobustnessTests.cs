@@ -596,4 +596,51 @@ public sealed class RobustnessTests(CityOSServer server)
         await response.ExpectAsync(HttpStatusCode.BadRequest, "InvalidRequest");
         Assert.Contains("duplicate", (string?)(await response.JsonAsync())["detail"], StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("create", "[null]")]
+    [InlineData("create", "[1]")]
+    [InlineData("create", "[[]]")]
+    [InlineData("create", "[{}]")]
+    [InlineData("create", "[{\"id\": 5, \"type\": \"T\"}]")]
+    [InlineData("create", "[{\"id\": \"urn:x:1\", \"type\": \"T\"}, {\"id\": \"urn:x:1\", \"type\": \"T\"}]")]
+    [InlineData("upsert", "[null, {\"id\": \"urn:x:2\", \"type\": \"T\"}]")]
+    [InlineData("upsert?options=replace,update", "[]")]
+    [InlineData("upsert", "[{\"id\": \"urn:x:3\"}]")]
+    [InlineData("update", "[{\"id\": \"urn:x:4\", \"type\": \"T\"}]")]
+    [InlineData("update", "[{\"id\": \"urn:x:5\"}]")]
+    [InlineData("merge", "[{\"id\": \"urn:x:6\", \"p\": \"urn:ngsi-ld:null\"}]")]
+    [InlineData("merge", "[{\"type\": \"T\"}]")]
+    [InlineData("delete", "[1, null, \"urn:x:7\", \"not a uri\", [\"a\"]]")]
+    [InlineData("delete", "[\"urn:x:8\", \"urn:x:8\"]")]
+    [InlineData("delete", "{}")]
+    [InlineData("query", "{}")]
+    [InlineData("query", "[]")]
+    [InlineData("query", "{\"type\": \"Query\"}")]
+    [InlineData("query", "{\"type\": \"Query\", \"entities\": []}")]
+    [InlineData("query", "{\"type\": \"Query\", \"entities\": [{}]}")]
+    [InlineData("query", "{\"type\": \"Query\", \"entities\": [{\"idPattern\": \"(\"}]}")]
+    [InlineData("query", "{\"type\": \"Query\", \"entities\": [{\"type\": \"T\"}], \"q\": 5}")]
+    [InlineData("query", "{\"type\": \"Query\", \"entities\": [{\"type\": \"T\"}], \"geoQ\": {\"georel\": \"near\"}}")]
+    [InlineData("query", "{\"type\": \"Query\", \"entities\": [{\"type\": \"T\"}], \"geoQ\": {\"georel\": \"within\", \"geometry\": \"Polygon\", \"coordinates\": \"[[[0,0],[1,0],[1,1],[0,1],[0,0]]]\"}}")]
+    [InlineData("query", "{\"type\": \"Query\", \"entities\": [{\"type\": \"T\"}], \"geoQ\": {\"georel\": \"within\", \"geometry\": \"Polygon\", \"coordinates\": [[[0,0],[1,0],[1,1],[0,1],[0,0]]]}}")]
+    [InlineData("query", "{\"type\": \"Query\", \"entities\": [{\"type\": \"T\"}], \"attrs\": [5]}")]
+    [InlineData("query", "{\"type\": \"Query\", \"entities\": [{\"type\": \"T\"}], \"scopeQ\": \"((\"}")]
+    [InlineData("query", "{\"type\": \"Query\", \"entities\": [{\"type\": \"T\"}], \"lang\": 5}")]
+    [InlineData("query", "{\"type\": \"Bogus\", \"entities\": [{\"type\": \"T\"}]}")]
+    [InlineData("query", "{\"type\": \"Query\", \"entities\": [{\"type\": \"T\"}], \"unknownMember\": 1}")]
+    [InlineData("query", "{\"type\": \"Query\", \"entities\": \"T\"}")]
+    public async Task Odd_batch_bodies_are_answered_never_500(string operation, string body)
+    {
+        await CreateAsync();
+        using var response = await _client.NgPostAsync("entityOperations/" + operation, body, _tenant);
+        Assert.True(
+            response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Created or HttpStatusCode.NoContent or HttpStatusCode.MultiStatus or HttpStatusCode.BadRequest,
+            $"{operation} {body}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        if (response.StatusCode == HttpStatusCode.MultiStatus)
+        {
+            var result = await response.JsonAsync();
+            Assert.All(result["errors"]!.AsArray(), e => Assert.StartsWith("https://uri.etsi.org/ngsi-ld/errors/", (string?)e!["error"]!["type"], StringComparison.Ordinal));
+        }
+    }
 }
