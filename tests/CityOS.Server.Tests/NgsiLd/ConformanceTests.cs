@@ -619,4 +619,35 @@ public sealed class ConformanceTests(CityOSServer server)
         Assert.Equal("application/geo+json", geo.Content.Headers.ContentType?.MediaType);
         Assert.Equal("FeatureCollection", (string?)(await geo.JsonAsync())["type"]);
     }
+
+    [Fact]
+    public async Task Response_link_names_the_request_context_and_paging_links_walk_every_page_once()
+    {
+        using var hosted = await _client.NgPostAsync("jsonldContexts", """{"@context": {"Pole": "https://example.org/city#Pole"}}""");
+        await hosted.ExpectAsync(HttpStatusCode.Created);
+        var context = new Uri(server.BaseAddress, hosted.Headers.Location!).ToString();
+        for (var i = 0; i < 5; i++)
+        {
+            using var created = await _client.NgPostAsync("entities", $$$"""{"id": "urn:ngsi-ld:Pole:{{{i}}}", "type": "Pole", "h": {{{i}}}}""", _tenant, context);
+            await created.ExpectAsync(HttpStatusCode.Created);
+        }
+
+        var seen = new List<string>();
+        string? next = "entities?type=Pole&q=h>=0&limit=2";
+        var pages = 0;
+        while (next is not null && pages++ < 10)
+        {
+            using var page = await _client.NgGetAsync(next, _tenant, context);
+            await page.ExpectAsync(HttpStatusCode.OK);
+            var links = page.Headers.GetValues("Link").ToList();
+            Assert.Contains(links, l => l.Contains($"<{context}>", StringComparison.Ordinal) && l.Contains("json-ld#context", StringComparison.Ordinal));
+            Assert.DoesNotContain(links, l => l.Contains(Http.CoreContext, StringComparison.Ordinal));
+            seen.AddRange((await page.JsonAsync()).AsArray().Select(e => (string)e!["id"]!));
+            var nextLink = links.SelectMany(l => l.Split(',')).FirstOrDefault(l => l.Contains("rel=\"next\"", StringComparison.Ordinal));
+            next = nextLink is null ? null : nextLink[(nextLink.IndexOf('<', StringComparison.Ordinal) + 1)..nextLink.IndexOf('>', StringComparison.Ordinal)];
+        }
+
+        Assert.Equal(3, pages);
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => $"urn:ngsi-ld:Pole:{i}"), seen);
+    }
 }
