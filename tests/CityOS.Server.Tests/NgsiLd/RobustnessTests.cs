@@ -643,4 +643,47 @@ public sealed class RobustnessTests(CityOSServer server)
             Assert.All(result["errors"]!.AsArray(), e => Assert.StartsWith("https://uri.etsi.org/ngsi-ld/errors/", (string?)e!["error"]!["type"], StringComparison.Ordinal));
         }
     }
+
+    [Theory]
+    [InlineData("{\"id\": \"urn:x:1\", \"type\": []}")]
+    [InlineData("{\"id\": \"urn:x:1\", \"type\": [\"\"]}")]
+    [InlineData("{\"id\": \"urn:x:1\", \"type\": \"\"}")]
+    [InlineData("{\"id\": \"urn:x:1\", \"type\": [\"A\", \"A\"]}")]
+    [InlineData("{\"id\": \"urn:x:1\", \"type\": [\"A\", 5]}")]
+    [InlineData("{\"id\": \"urn:x:1\", \"type\": \"bad type\"}")]
+    [InlineData("{\"id\": \"urn:x:1\", \"type\": \"https://example.org/T\"}")]
+    [InlineData("{\"id\": \"urn:x:1\", \"type\": \"urn:ngsi-ld:null\"}")]
+    [InlineData("{\"id\": \"\", \"type\": \"T\"}")]
+    [InlineData("{\"id\": \"urn:\", \"type\": \"T\"}")]
+    [InlineData("{\"id\": \"urn:ngsi-ld:null\", \"type\": \"T\"}")]
+    [InlineData("{\"id\": \"/relative\", \"type\": \"T\"}")]
+    [InlineData("{\"id\": \"http://x.org/a b\", \"type\": \"T\"}")]
+    [InlineData("{\"id\": [\"urn:x:1\"], \"type\": \"T\"}")]
+    [InlineData("{\"id\": \"urn:x:1\", \"type\": {\"a\": 1}}")]
+    [InlineData("{\"id\": \"urn:x:1?query=1#frag\", \"type\": \"T\"}")]
+    [InlineData("{\"id\": \"urn:x:%20\", \"type\": \"T\"}")]
+    [InlineData("{\"id\": \"urn:x:ư\", \"type\": \"T\"}")]
+    public async Task Odd_ids_and_types_are_201_and_readable_or_400(string body)
+    {
+        using var response = await _client.NgPostAsync("entities", body, _tenant);
+        Assert.True(response.StatusCode is HttpStatusCode.Created or HttpStatusCode.BadRequest, $"{body}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        if (response.StatusCode == HttpStatusCode.Created)
+        {
+            using var read = await _client.NgGetAsync(response.Headers.Location!.ToString(), _tenant);
+            await read.ExpectAsync(HttpStatusCode.OK);
+            using var types = await _client.NgGetAsync("types?details=true", _tenant);
+            await types.ExpectAsync(HttpStatusCode.OK);
+        }
+        else
+        {
+            await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+        }
+    }
+
+    [Fact]
+    public async Task Empty_body_is_400_InvalidRequest()
+    {
+        using var response = await _client.NgPostAsync("entities", "", _tenant);
+        await response.ExpectAsync(HttpStatusCode.BadRequest, "InvalidRequest");
+    }
 }
