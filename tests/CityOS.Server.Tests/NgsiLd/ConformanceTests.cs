@@ -650,4 +650,42 @@ public sealed class ConformanceTests(CityOSServer server)
         Assert.Equal(3, pages);
         Assert.Equal(Enumerable.Range(0, 5).Select(i => $"urn:ngsi-ld:Pole:{i}"), seen);
     }
+
+    [Fact]
+    public async Task Upsert_replace_replaces_types_and_scope_too_and_touches_only_the_named_entity()
+    {
+        // FACTS §11.13: replace mode once replaced only attributes; another broker merged into every stored entity.
+        var (a, bystander) = (Http.NewId(), Http.NewId());
+        using var seeded = await _client.NgPostAsync("entityOperations/create", $$$"""
+            [{"id": "{{{a}}}", "type": ["A", "B"], "scope": "/x", "p": 1},
+             {"id": "{{{bystander}}}", "type": "A", "scope": "/x", "p": 1}]
+            """, _tenant);
+        await seeded.ExpectAsync(HttpStatusCode.Created);
+
+        using var replaced = await _client.NgPostAsync("entityOperations/upsert", $$$"""[{"id": "{{{a}}}", "type": "A", "q": 2}]""", _tenant);
+        await replaced.ExpectAsync(HttpStatusCode.NoContent);
+        var entity = await GetAsync($"entities/{a}");
+        Assert.Equal("A", (string?)entity["type"]);
+        Assert.Null(entity["scope"]);
+        Assert.Null(entity["p"]);
+        Assert.Equal(2, (int)entity["q"]!["value"]!);
+
+        var other = await GetAsync($"entities/{bystander}");
+        Assert.Equal("/x", (string?)other["scope"]);
+        Assert.Equal(1, (int)other["p"]!["value"]!);
+        Assert.Null(other["q"]);
+    }
+
+    [Fact]
+    public async Task Upsert_update_adds_types_replaces_scope_and_keeps_other_attributes()
+    {
+        var a = await CreateAsync(attributes: """ "scope": "/x", "p": 1 """);
+        using var updated = await _client.NgPostAsync("entityOperations/upsert?options=update", $$$"""[{"id": "{{{a}}}", "type": "U", "scope": "/y", "q": 2}]""", _tenant);
+        await updated.ExpectAsync(HttpStatusCode.NoContent);
+        var entity = await GetAsync($"entities/{a}");
+        Assert.Equal(["T", "U"], entity["type"]!.AsArray().Select(t => (string?)t).Order(StringComparer.Ordinal));
+        Assert.Equal("/y", (string?)entity["scope"]);
+        Assert.Equal(1, (int)entity["p"]!["value"]!);
+        Assert.Equal(2, (int)entity["q"]!["value"]!);
+    }
 }
