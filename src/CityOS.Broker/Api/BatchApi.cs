@@ -189,6 +189,7 @@ internal static class BatchApi
                 }
 
                 EntityParser.ValidateEntityId(id);
+                EntitiesApi.CheckAttributeCount(entity, options);
                 items.Add(new BatchItem(id, EntityParser.Parse(entity, entityContext, kind), null));
             }
             catch (NgsiLdException e)

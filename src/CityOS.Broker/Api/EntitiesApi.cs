@@ -18,6 +18,7 @@ internal static class EntitiesApi
         "attrs", "pick", "omit", "options", "format", "lang", "datasetId", "geometryProperty", "type", "local",
     };
 
+    private static readonly string[] CoreMembers = [Names.Id, Names.Type, Names.Scope, "@context"];
     private static readonly HashSet<string> NoParameters = new(StringComparer.Ordinal) { "local" };
     private static readonly HashSet<string> OptionsOnly = new(StringComparer.Ordinal) { "options", "local" };
     private static readonly HashSet<string> DeleteAttributeParameters = new(StringComparer.Ordinal) { "datasetId", "deleteAll", "local" };
@@ -69,7 +70,7 @@ internal static class EntitiesApi
         QueryParameters.RejectUnknown(request.Query, NoParameters);
         var tenant = NgsiLdRequest.Tenant(request);
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: false, ct);
-        var entity = EntityParser.Parse(AsObject(body), context, PayloadKind.Entity);
+        var entity = EntityParser.Parse(EntityObject(body, options.Value), context, PayloadKind.Entity);
         await service.CreateAsync(tenant, entity, ct);
         var id = (string)entity[Names.Id]!;
         return Results.Created("/ngsi-ld/v1/entities/" + Uri.EscapeDataString(id), null);
@@ -214,7 +215,7 @@ internal static class EntitiesApi
         var tenant = NgsiLdRequest.Tenant(request);
         EntityParser.ValidateEntityId(entityId);
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: false, ct);
-        var obj = AsObject(body);
+        var obj = EntityObject(body, options.Value);
         CheckBodyId(obj, entityId);
         obj[Names.Id] = entityId;
         var entity = EntityParser.Parse(obj, context, PayloadKind.Entity);
@@ -231,7 +232,7 @@ internal static class EntitiesApi
         var words = QueryParameters.Options(request.Query);
         QueryParameters.CheckOptions(words, "keyValues", "simplified", "concise", "normalized");
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: true, ct);
-        var obj = AsObject(body);
+        var obj = EntityObject(body, options.Value);
         CheckBodyId(obj, entityId);
         var keyValues = words.Contains("keyValues") || words.Contains("simplified");
         var fragment = EntityParser.Parse(obj, context, PayloadKind.Fragment, keyValues);
@@ -258,7 +259,7 @@ internal static class EntitiesApi
         var words = QueryParameters.Options(request.Query);
         QueryParameters.CheckOptions(words, "noOverwrite");
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: false, ct);
-        var obj = AsObject(body);
+        var obj = EntityObject(body, options.Value);
         CheckBodyId(obj, entityId);
         var fragment = EntityParser.Parse(obj, context, PayloadKind.Fragment);
         var result = await service.AppendAsync(tenant, entityId, fragment, words.Contains("noOverwrite"), ct);
@@ -272,7 +273,7 @@ internal static class EntitiesApi
         var tenant = NgsiLdRequest.Tenant(request);
         EntityParser.ValidateEntityId(entityId);
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: true, ct);
-        var obj = AsObject(body);
+        var obj = EntityObject(body, options.Value);
         CheckBodyId(obj, entityId);
         var fragment = EntityParser.Parse(obj, context, PayloadKind.Fragment);
         var result = await service.UpdateAttributesAsync(tenant, entityId, fragment, ct);
@@ -348,6 +349,32 @@ internal static class EntitiesApi
         }
 
         return new PlainJsonResponse(new JsonObject { ["updated"] = updated, ["notUpdated"] = notUpdated }, StatusCodes.Status207MultiStatus);
+    }
+
+    /// <summary>An entity or fragment body: a JSON object with at most MaxAttributesPerEntity attributes, checked before any parsing.</summary>
+    internal static JsonObject EntityObject(JsonNode body, BrokerOptions options)
+    {
+        var obj = AsObject(body);
+        CheckAttributeCount(obj, options);
+        return obj;
+    }
+
+    /// <summary>Fails with BadRequestData when <paramref name="entity"/> has more attributes than the broker accepts.</summary>
+    internal static void CheckAttributeCount(JsonObject entity, BrokerOptions options)
+    {
+        var members = entity.Count;
+        foreach (var core in CoreMembers)
+        {
+            if (entity.ContainsKey(core))
+            {
+                members--;
+            }
+        }
+
+        if (members > options.MaxAttributesPerEntity)
+        {
+            throw NgsiLdException.BadRequest($"The entity has {members} attributes; the limit is {options.MaxAttributesPerEntity} (CityOS:Broker:MaxAttributesPerEntity).");
+        }
     }
 
     internal static JsonObject AsObject(JsonNode body) =>

@@ -686,4 +686,23 @@ public sealed class RobustnessTests(CityOSServer server)
         using var response = await _client.NgPostAsync("entities", "", _tenant);
         await response.ExpectAsync(HttpStatusCode.BadRequest, "InvalidRequest");
     }
+
+    [Fact]
+    public async Task Entity_with_more_attributes_than_the_limit_is_400_before_parsing()
+    {
+        // Regression: 400,000 one-number attributes (7 MB, under the body limit) took the server to 1.4 GB.
+        var attributes = string.Join(",", Enumerable.Range(0, 10_001).Select(i => $"\"a{i}\":{i}"));
+        var id = Http.NewId();
+        using var created = await _client.NgPostAsync("entities", $$$"""{"id": "{{{id}}}", "type": "T", {{{attributes}}}}""", _tenant);
+        await created.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+        Assert.Contains("MaxAttributesPerEntity", (string?)(await created.JsonAsync())["detail"], StringComparison.Ordinal);
+
+        var existing = await CreateAsync();
+        using var appended = await _client.NgPostAsync($"entities/{existing}/attrs", "{" + attributes + "}", _tenant);
+        await appended.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
+
+        using var batch = await _client.NgPostAsync("entityOperations/upsert", $$$"""[{"id": "{{{id}}}", "type": "T", {{{attributes}}}}]""", _tenant);
+        await batch.ExpectAsync(HttpStatusCode.MultiStatus);
+        Assert.Equal(id, (string?)(await batch.JsonAsync())["errors"]![0]!["entityId"]);
+    }
 }
