@@ -1,5 +1,6 @@
 using CityOS.Broker;
 using CityOS.Broker.Api;
+using CityOS.NgsiLd.JsonLd;
 using CityOS.Storage.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -35,6 +36,14 @@ public static class ServerHost
         builder.Services.AddNgsiLdBroker(PublicBaseUrl(urls));
 
         var app = builder.Build();
+        if (ListensOnEphemeralPort(urls))
+        {
+            // The OS picks the port at start; hosted @context URLs (Location, listings) must name the real one.
+            // Resolved only then, so invalid settings still fail in StartAsync, not here.
+            app.Lifetime.ApplicationStarted.Register(() =>
+                app.Services.GetRequiredService<JsonLdContextOptions>().BaseUrl = PublicBaseUrl(string.Join(';', app.Urls)));
+        }
+
         app.MapNgsiLdApi();
         app.MapOpenApi();
         app.MapSystemEndpoints();
@@ -47,6 +56,12 @@ public static class ServerHost
         var first = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[0];
         return first.Replace("://*", "://localhost", StringComparison.Ordinal).Replace("://+", "://localhost", StringComparison.Ordinal)
             .Replace("://0.0.0.0", "://localhost", StringComparison.Ordinal).TrimEnd('/');
+    }
+
+    private static bool ListensOnEphemeralPort(string urls)
+    {
+        var first = PublicBaseUrl(urls);
+        return Uri.TryCreate(first, UriKind.Absolute, out var uri) && uri.Port == 0;
     }
 
     /// <summary>Runs the server until shutdown; invalid settings print which one and why and return 2.</summary>

@@ -688,4 +688,19 @@ public sealed class ConformanceTests(CityOSServer server)
         Assert.Equal(1, (int)entity["p"]!["value"]!);
         Assert.Equal(2, (int)entity["q"]!["value"]!);
     }
+
+    [Fact]
+    public async Task Hosted_context_urls_name_the_port_actually_bound()
+    {
+        // Regression: listening on port 0, hosted @context URLs said ":0" and could not be fetched.
+        using var hosted = await _client.NgPostAsync("jsonldContexts", """{"@context": {"Bench": "https://example.org/city#Bench"}}""");
+        await hosted.ExpectAsync(HttpStatusCode.Created);
+        var location = hosted.Headers.Location!;
+        Assert.True(location.IsAbsoluteUri, location.ToString());
+        Assert.Equal(server.BaseAddress.Port, location.Port);
+        Assert.Contains(location.ToString(), (await GetAsync("jsonldContexts")).AsArray().Select(n => (string?)n));
+        using var served = await _client.GetAsync(location);
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.Equal("application/ld+json", served.Content.Headers.ContentType?.MediaType);
+    }
 }
