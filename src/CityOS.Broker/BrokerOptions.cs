@@ -23,6 +23,14 @@ public sealed class BrokerOptions
     [Range(4, 1000)]
     public int MaxJsonDepth { get; set; } = 64;
 
+    /// <summary>
+    /// Most attributes one entity (or update fragment) may carry (400 above). Each attribute costs the broker
+    /// a few kilobytes while it is parsed and stored, so without a bound a body of tiny attributes within
+    /// MaxBodyBytes could take gigabytes of memory.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxAttributesPerEntity { get; set; } = 10_000;
+
     /// <summary>Largest number of entities in one batch operation.</summary>
     [Range(1, 1_000_000)]
     public int MaxBatchSize { get; set; } = 10_000;

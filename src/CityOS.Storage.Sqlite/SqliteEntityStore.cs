@@ -155,7 +155,7 @@ public sealed class SqliteEntityStore : IEntityStore, IAsyncDisposable
         Func<IEntityWriteSession, CancellationToken, ValueTask<T>> work,
         CancellationToken cancellationToken)
     {
-        TenantNames.Validate(tenant);
+        TenantName.Validate(tenant);
         ArgumentNullException.ThrowIfNull(work);
         await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
         return await Writer.EnqueueAsync(
@@ -357,7 +357,7 @@ public sealed class SqliteEntityStore : IEntityStore, IAsyncDisposable
             return tid;
         }
 
-        if (!TenantNames.IsValid(tenant))
+        if (!TenantName.IsValid(tenant))
         {
             return null;
         }

@@ -13,15 +13,28 @@ namespace CityOS.Broker.Api;
 internal static class BatchApi
 {
     private static readonly HashSet<string> OptionsOnly = new(StringComparer.Ordinal) { "options", "local" };
+    private static readonly HashSet<string> QueryUrlParameters = new(StringComparer.Ordinal) { "limit", "offset", "count", "options", "format", "local", "geometryProperty" };
 
     public static RouteGroupBuilder MapBatchApi(this RouteGroupBuilder api)
     {
-        api.MapPost("/entityOperations/create", CreateAsync).WithName("BatchCreate");
-        api.MapPost("/entityOperations/upsert", UpsertAsync).WithName("BatchUpsert");
-        api.MapPost("/entityOperations/update", UpdateAsync).WithName("BatchUpdate");
-        api.MapPost("/entityOperations/merge", MergeAsync).WithName("BatchMerge");
-        api.MapPost("/entityOperations/delete", DeleteAsync).WithName("BatchDelete");
-        api.MapPost("/entityOperations/query", QueryAsync).WithName("QueryEntitiesPost");
+        api.MapPost("/entityOperations/create", CreateAsync).WithName("BatchCreate")
+            .Describe("Batch create", "Creates every entity of the array; 201 with the created ids, 207 BatchOperationResult if any failed.", OptionsOnly, jsonBody: true)
+            .ReturnsJson(StatusCodes.Status201Created, StatusCodes.Status207MultiStatus).Problems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        api.MapPost("/entityOperations/upsert", UpsertAsync).WithName("BatchUpsert")
+            .Describe("Batch upsert", "Creates or replaces (options=replace, default) or updates (options=update) each entity, in array order; 201 with the newly created ids, 204 if all existed, 207 on any failure.", OptionsOnly, jsonBody: true)
+            .ReturnsJson(StatusCodes.Status201Created, StatusCodes.Status207MultiStatus).Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        api.MapPost("/entityOperations/update", UpdateAsync).WithName("BatchUpdate")
+            .Describe("Batch update", "Replaces each sent attribute of existing entities (options=noOverwrite keeps existing ones); 207 on any failure.", OptionsOnly, jsonBody: true)
+            .Returns(StatusCodes.Status204NoContent).ReturnsJson(StatusCodes.Status207MultiStatus).Problems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        api.MapPost("/entityOperations/merge", MergeAsync).WithName("BatchMerge")
+            .Describe("Batch merge", "Deep-merges each fragment into its existing entity; 207 on any failure.", OptionsOnly, jsonBody: true)
+            .Returns(StatusCodes.Status204NoContent).ReturnsJson(StatusCodes.Status207MultiStatus).Problems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        api.MapPost("/entityOperations/delete", DeleteAsync).WithName("BatchDelete")
+            .Describe("Batch delete", "Deletes the entities whose ids are listed; unknown ids are reported in a 207.", OptionsOnly, jsonBody: true)
+            .Returns(StatusCodes.Status204NoContent).ReturnsJson(StatusCodes.Status207MultiStatus).Problems(StatusCodes.Status415UnsupportedMediaType);
+        api.MapPost("/entityOperations/query", QueryAsync).WithName("QueryEntitiesPost")
+            .Describe("Query entities (POST)", "Query Entities with a {\"type\": \"Query\"} body (entities, attrs, q, geoQ, scopeQ, lang); paging and representation in the URL.", QueryUrlParameters, jsonBody: true)
+            .ReturnsBody(geoJson: true).Problems(StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
         return api;
     }
 
@@ -118,8 +131,7 @@ internal static class BatchApi
     private static async Task<IResult> QueryAsync(HttpContext http, EntityService service, IContextResolver resolver, IOptions<BrokerOptions> options, CancellationToken ct)
     {
         var request = http.Request;
-        var allowed = new HashSet<string>(StringComparer.Ordinal) { "limit", "offset", "count", "options", "format", "local", "geometryProperty" };
-        QueryParameters.RejectUnknown(request.Query, allowed);
+        QueryParameters.RejectUnknown(request.Query, QueryUrlParameters);
         var format = NgsiLdRequest.Negotiate(request, allowGeoJson: true);
         var tenant = NgsiLdRequest.Tenant(request);
         var words = QueryParameters.Options(request.Query);
@@ -177,6 +189,7 @@ internal static class BatchApi
                 }
 
                 EntityParser.ValidateEntityId(id);
+                EntitiesApi.CheckAttributeCount(entity, options);
                 items.Add(new BatchItem(id, EntityParser.Parse(entity, entityContext, kind), null));
             }
             catch (NgsiLdException e)

@@ -13,10 +13,19 @@ internal static class ContextsApi
 {
     public static RouteGroupBuilder MapContextsApi(this RouteGroupBuilder api)
     {
-        api.MapPost("/jsonldContexts", AddAsync).WithName("AddContext");
-        api.MapGet("/jsonldContexts", List).WithName("ListContexts");
-        api.MapGet("/jsonldContexts/{contextId}", Get).WithName("ServeContext");
-        api.MapDelete("/jsonldContexts/{contextId}", DeleteAsync).WithName("DeleteContext");
+        api.MapPost("/jsonldContexts", AddAsync).WithName("AddContext")
+            .Describe("Add @context", "Hosts a @context document ({\"@context\": …}); 201 with its Location.", jsonBody: true)
+            .Returns(StatusCodes.Status201Created).Problems(StatusCodes.Status415UnsupportedMediaType);
+        api.MapGet("/jsonldContexts", List).WithName("ListContexts")
+            .Describe("List @contexts", "URLs of the hosted and cached @contexts; details=true gives {URL, localId, kind, createdAt, …}.", ["details", "kind"])
+            .ReturnsJson(StatusCodes.Status200OK).Problems(StatusCodes.Status406NotAcceptable);
+        api.MapGet("/jsonldContexts/{contextId}", Get).WithName("ServeContext")
+            .Describe("Serve @context", "The hosted @context document (application/ld+json), or its details with details=true; 422 for a Cached one without details.", ["details"])
+            .Produces<System.Text.Json.Nodes.JsonNode>(StatusCodes.Status200OK, "application/ld+json", "application/json")
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status406NotAcceptable, StatusCodes.Status422UnprocessableEntity);
+        api.MapDelete("/jsonldContexts/{contextId}", DeleteAsync).WithName("DeleteContext")
+            .Describe("Delete or reload @context", "Deletes the entry; reload=true re-downloads a Cached one (400 for Hosted).", ["reload"])
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
         return api;
     }
 
@@ -31,17 +40,8 @@ internal static class ContextsApi
             throw new NgsiLdException(ErrorType.UnsupportedMediaType, "A @context document must be sent as application/json or application/ld+json.");
         }
 
-        JsonNode? body;
-        try
-        {
-            body = await JsonNode.ParseAsync(request.Body, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = options.Value.MaxJsonDepth }, cancellationToken: ct);
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw NgsiLdException.InvalidRequest("The body is not valid JSON: " + e.Message);
-        }
-
-        var entry = await registry.AddHostedAsync(body ?? throw NgsiLdException.InvalidRequest("The body is empty."), ct);
+        var body = await NgsiLdRequest.ParseJsonAsync(request, options.Value, ct);
+        var entry = await registry.AddHostedAsync(body, ct);
         return Results.Created(entry.Url, null);
     }
 
@@ -49,6 +49,7 @@ internal static class ContextsApi
     {
         var request = http.Request;
         QueryParameters.RejectUnknown(request.Query, new HashSet<string>(StringComparer.Ordinal) { "details", "kind" });
+        NgsiLdRequest.Negotiate(request, allowGeoJson: false);
         var details = Bool(request, "details");
         ContextKind? kind = null;
         if (QueryParameters.Single(request.Query, "kind") is { } kindText)
@@ -65,6 +66,7 @@ internal static class ContextsApi
     {
         var request = http.Request;
         QueryParameters.RejectUnknown(request.Query, new HashSet<string>(StringComparer.Ordinal) { "details" });
+        NgsiLdRequest.Negotiate(request, allowGeoJson: false);
         return Bool(request, "details")
             ? new PlainJsonResponse(registry.Get(contextId).ToDetails(), StatusCodes.Status200OK)
             : new ContextDocumentResponse(registry.GetContent(contextId));

@@ -16,10 +16,18 @@ internal static class DiscoveryApi
 
     public static RouteGroupBuilder MapDiscoveryApi(this RouteGroupBuilder api)
     {
-        api.MapGet("/types", TypesAsync).WithName("RetrieveEntityTypes");
-        api.MapGet("/types/{type}", TypeAsync).WithName("RetrieveEntityTypeInfo");
-        api.MapGet("/attributes", AttributesAsync).WithName("RetrieveAttributes");
-        api.MapGet("/attributes/{attrId}", AttributeAsync).WithName("RetrieveAttributeInfo");
+        api.MapGet("/types", TypesAsync).WithName("RetrieveEntityTypes")
+            .Describe("Retrieve entity types", "EntityTypeList of the types in use; details=true gives EntityType objects with their attribute names.", DetailsOnly)
+            .ReturnsBody().Problems(StatusCodes.Status404NotFound);
+        api.MapGet("/types/{type}", TypeAsync).WithName("RetrieveEntityTypeInfo")
+            .Describe("Retrieve entity type information", "EntityTypeInfo: entity count and attribute details of one type.", DetailsOnly)
+            .ReturnsBody().Problems(StatusCodes.Status404NotFound);
+        api.MapGet("/attributes", AttributesAsync).WithName("RetrieveAttributes")
+            .Describe("Retrieve attributes", "AttributeList of the attribute names in use; details=true gives Attribute objects.", DetailsOnly)
+            .ReturnsBody().Problems(StatusCodes.Status404NotFound);
+        api.MapGet("/attributes/{attrId}", AttributeAsync).WithName("RetrieveAttributeInfo")
+            .Describe("Retrieve attribute information", "Attribute: count, attribute types and entity types of one attribute.", DetailsOnly)
+            .ReturnsBody().Problems(StatusCodes.Status404NotFound);
         return api;
     }
 
@@ -98,7 +106,7 @@ internal static class DiscoveryApi
     private static async Task<IResult> TypeAsync(string type, HttpContext http, IEntityStore store, IContextResolver resolver, CancellationToken ct)
     {
         var (tenant, context, format, usage) = await ReadAsync(http, store, resolver, ct);
-        var typeIri = context.ExpandTerm(type);
+        var typeIri = QueryParameters.ExpandName(type, context);
         var attributes = new SortedDictionary<string, SortedSet<string>>(StringComparer.Ordinal);
         var known = false;
         foreach (var row in usage)
@@ -185,7 +193,7 @@ internal static class DiscoveryApi
     private static async Task<IResult> AttributeAsync(string attrId, HttpContext http, IEntityStore store, IContextResolver resolver, CancellationToken ct)
     {
         var (_, context, format, usage) = await ReadAsync(http, store, resolver, ct);
-        var attribute = context.ExpandTerm(attrId);
+        var attribute = QueryParameters.ExpandName(attrId, context);
         var byAttribute = Summarise(usage);
         if (!byAttribute.TryGetValue(attribute, out var summary))
         {

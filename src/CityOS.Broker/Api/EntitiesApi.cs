@@ -18,24 +18,49 @@ internal static class EntitiesApi
         "attrs", "pick", "omit", "options", "format", "lang", "datasetId", "geometryProperty", "type", "local",
     };
 
+    private static readonly string[] CoreMembers = [Names.Id, Names.Type, Names.Scope, "@context"];
     private static readonly HashSet<string> NoParameters = new(StringComparer.Ordinal) { "local" };
     private static readonly HashSet<string> OptionsOnly = new(StringComparer.Ordinal) { "options", "local" };
     private static readonly HashSet<string> DeleteAttributeParameters = new(StringComparer.Ordinal) { "datasetId", "deleteAll", "local" };
 
     public static RouteGroupBuilder MapEntitiesApi(this RouteGroupBuilder api)
     {
-        api.MapPost("/entities", CreateAsync).WithName("CreateEntity");
-        api.MapGet("/entities", QueryAsync).WithName("QueryEntities");
-        api.MapDelete("/entities", PurgeAsync).WithName("PurgeEntities");
-        api.MapGet("/entities/{entityId}", RetrieveAsync).WithName("RetrieveEntity");
-        api.MapPut("/entities/{entityId}", ReplaceAsync).WithName("ReplaceEntity");
-        api.MapPatch("/entities/{entityId}", MergeAsync).WithName("MergeEntity");
-        api.MapDelete("/entities/{entityId}", DeleteAsync).WithName("DeleteEntity");
-        api.MapPost("/entities/{entityId}/attrs", AppendAsync).WithName("AppendAttributes");
-        api.MapPatch("/entities/{entityId}/attrs", UpdateAttributesAsync).WithName("UpdateAttributes");
-        api.MapPatch("/entities/{entityId}/attrs/{attrId}", PartialAttributeUpdateAsync).WithName("PartialAttributeUpdate");
-        api.MapPut("/entities/{entityId}/attrs/{attrId}", ReplaceAttributeAsync).WithName("ReplaceAttribute");
-        api.MapDelete("/entities/{entityId}/attrs/{attrId}", DeleteAttributeAsync).WithName("DeleteAttribute");
+        api.MapPost("/entities", CreateAsync).WithName("CreateEntity")
+            .Describe("Create entity", "Creates an entity; 201 with Location. 409 AlreadyExists when the id exists; may create the tenant.", NoParameters, jsonBody: true)
+            .Returns(StatusCodes.Status201Created).Problems(StatusCodes.Status409Conflict, StatusCodes.Status411LengthRequired, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status503ServiceUnavailable);
+        api.MapGet("/entities", QueryAsync).WithName("QueryEntities")
+            .Describe("Query entities", "Entities matching id/idPattern/type/attrs/q/scopeQ/geo-query, paged by limit and offset (Link rel=next/prev). Needs one filter unless local=true.", QueryParameters.EntityQuery)
+            .ReturnsBody(geoJson: true).Problems(StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
+        api.MapDelete("/entities", PurgeAsync).WithName("PurgeEntities")
+            .Describe("Purge entities", "Deletes every entity matching the filters; at least one filter is required (400 otherwise).", QueryParameters.EntityQuery)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound);
+        api.MapGet("/entities/{entityId}", RetrieveAsync).WithName("RetrieveEntity")
+            .Describe("Retrieve entity", "One entity in the requested representation; 404 when unknown or none of attrs is present.", RetrieveParameters)
+            .ReturnsBody(geoJson: true).Problems(StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
+        api.MapPut("/entities/{entityId}", ReplaceAsync).WithName("ReplaceEntity")
+            .Describe("Replace entity", "Replaces every attribute of the entity; createdAt is kept.", NoParameters, jsonBody: true)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        api.MapPatch("/entities/{entityId}", MergeAsync).WithName("MergeEntity")
+            .Describe("Merge entity", "Deep merge of the fragment (RFC 7396 style); the NGSI-LD Null deletes. Accepts application/merge-patch+json.", OptionsOnly, jsonBody: true, mergePatch: true)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        api.MapDelete("/entities/{entityId}", DeleteAsync).WithName("DeleteEntity")
+            .Describe("Delete entity", "Deletes the entity.", NoParameters)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound);
+        api.MapPost("/entities/{entityId}/attrs", AppendAsync).WithName("AppendAttributes")
+            .Describe("Append attributes", "Adds or overwrites attributes; with options=noOverwrite existing ones are kept and reported in a 207 UpdateResult.", OptionsOnly, jsonBody: true)
+            .Returns(StatusCodes.Status204NoContent).ReturnsJson(StatusCodes.Status207MultiStatus).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        api.MapPatch("/entities/{entityId}/attrs", UpdateAttributesAsync).WithName("UpdateAttributes")
+            .Describe("Update attributes", "Replaces each named attribute that exists; absent ones are reported in a 207 UpdateResult.", OptionsOnly, jsonBody: true)
+            .Returns(StatusCodes.Status204NoContent).ReturnsJson(StatusCodes.Status207MultiStatus).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        api.MapPatch("/entities/{entityId}/attrs/{attrId}", PartialAttributeUpdateAsync).WithName("PartialAttributeUpdate")
+            .Describe("Partial attribute update", "Overwrites only the members sent of an existing attribute.", NoParameters, jsonBody: true)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        api.MapPut("/entities/{entityId}/attrs/{attrId}", ReplaceAttributeAsync).WithName("ReplaceAttribute")
+            .Describe("Replace attribute", "Replaces an existing attribute whole.", NoParameters, jsonBody: true)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        api.MapDelete("/entities/{entityId}/attrs/{attrId}", DeleteAttributeAsync).WithName("DeleteAttribute")
+            .Describe("Delete attribute", "Deletes the default instance, the instance with datasetId, or all instances with deleteAll=true.", DeleteAttributeParameters)
+            .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound);
         return api;
     }
 
@@ -45,7 +70,7 @@ internal static class EntitiesApi
         QueryParameters.RejectUnknown(request.Query, NoParameters);
         var tenant = NgsiLdRequest.Tenant(request);
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: false, ct);
-        var entity = EntityParser.Parse(AsObject(body), context, PayloadKind.Entity);
+        var entity = EntityParser.Parse(EntityObject(body, options.Value), context, PayloadKind.Entity);
         await service.CreateAsync(tenant, entity, ct);
         var id = (string)entity[Names.Id]!;
         return Results.Created("/ngsi-ld/v1/entities/" + Uri.EscapeDataString(id), null);
@@ -64,7 +89,7 @@ internal static class EntitiesApi
         var render = QueryParameters.Render(request.Query, options, context);
         var entity = await service.RetrieveAsync(tenant, entityId, ct);
         if (QueryParameters.Single(request.Query, "type") is { } typeFilter
-            && !entity[Names.Type]!.AsArray().Any(t => (string?)t == context.ExpandTerm(typeFilter)))
+            && !entity[Names.Type]!.AsArray().Any(t => (string?)t == QueryParameters.ExpandName(typeFilter, context)))
         {
             throw NgsiLdException.NotFound($"Entity '{entityId}' is not of type '{typeFilter}'.");
         }
@@ -190,7 +215,7 @@ internal static class EntitiesApi
         var tenant = NgsiLdRequest.Tenant(request);
         EntityParser.ValidateEntityId(entityId);
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: false, ct);
-        var obj = AsObject(body);
+        var obj = EntityObject(body, options.Value);
         CheckBodyId(obj, entityId);
         obj[Names.Id] = entityId;
         var entity = EntityParser.Parse(obj, context, PayloadKind.Entity);
@@ -207,7 +232,7 @@ internal static class EntitiesApi
         var words = QueryParameters.Options(request.Query);
         QueryParameters.CheckOptions(words, "keyValues", "simplified", "concise", "normalized");
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: true, ct);
-        var obj = AsObject(body);
+        var obj = EntityObject(body, options.Value);
         CheckBodyId(obj, entityId);
         var keyValues = words.Contains("keyValues") || words.Contains("simplified");
         var fragment = EntityParser.Parse(obj, context, PayloadKind.Fragment, keyValues);
@@ -234,7 +259,7 @@ internal static class EntitiesApi
         var words = QueryParameters.Options(request.Query);
         QueryParameters.CheckOptions(words, "noOverwrite");
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: false, ct);
-        var obj = AsObject(body);
+        var obj = EntityObject(body, options.Value);
         CheckBodyId(obj, entityId);
         var fragment = EntityParser.Parse(obj, context, PayloadKind.Fragment);
         var result = await service.AppendAsync(tenant, entityId, fragment, words.Contains("noOverwrite"), ct);
@@ -248,7 +273,7 @@ internal static class EntitiesApi
         var tenant = NgsiLdRequest.Tenant(request);
         EntityParser.ValidateEntityId(entityId);
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: true, ct);
-        var obj = AsObject(body);
+        var obj = EntityObject(body, options.Value);
         CheckBodyId(obj, entityId);
         var fragment = EntityParser.Parse(obj, context, PayloadKind.Fragment);
         var result = await service.UpdateAttributesAsync(tenant, entityId, fragment, ct);
@@ -262,8 +287,8 @@ internal static class EntitiesApi
         var tenant = NgsiLdRequest.Tenant(request);
         EntityParser.ValidateEntityId(entityId);
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: true, ct);
-        var attribute = context.ExpandTerm(attrId);
-        var instances = EntityParser.ParseAttribute(attribute, StripContext(body), context, PayloadKind.Fragment);
+        var attribute = QueryParameters.ExpandName(attrId, context);
+        var instances = EntityParser.ParseAttribute(attribute, StripContext(AsObject(body)), context, PayloadKind.Fragment);
         await service.PartialAttributeUpdateAsync(tenant, entityId, attribute, instances, ct);
         return Results.NoContent();
     }
@@ -275,8 +300,8 @@ internal static class EntitiesApi
         var tenant = NgsiLdRequest.Tenant(request);
         EntityParser.ValidateEntityId(entityId);
         var (body, context) = await NgsiLdRequest.ReadBodyAsync(request, resolver, options.Value, allowMergePatch: false, ct);
-        var attribute = context.ExpandTerm(attrId);
-        var instances = EntityParser.ParseAttribute(attribute, StripContext(body), context, PayloadKind.Entity);
+        var attribute = QueryParameters.ExpandName(attrId, context);
+        var instances = EntityParser.ParseAttribute(attribute, StripContext(AsObject(body)), context, PayloadKind.Entity);
         await service.ReplaceAttributeAsync(tenant, entityId, attribute, instances, ct);
         return Results.NoContent();
     }
@@ -300,7 +325,7 @@ internal static class EntitiesApi
             throw NgsiLdException.BadRequest("datasetId and deleteAll=true cannot be used together.");
         }
 
-        await service.DeleteAttributeAsync(tenant, entityId, context.ExpandTerm(attrId), datasetId is null or "@none" ? null : context.ExpandTerm(datasetId), deleteAll, ct);
+        await service.DeleteAttributeAsync(tenant, entityId, QueryParameters.ExpandName(attrId, context), datasetId is null or "@none" ? null : QueryParameters.ExpandDatasetId(datasetId, context), deleteAll, ct);
         return Results.NoContent();
     }
 
@@ -324,6 +349,32 @@ internal static class EntitiesApi
         }
 
         return new PlainJsonResponse(new JsonObject { ["updated"] = updated, ["notUpdated"] = notUpdated }, StatusCodes.Status207MultiStatus);
+    }
+
+    /// <summary>An entity or fragment body: a JSON object with at most MaxAttributesPerEntity attributes, checked before any parsing.</summary>
+    internal static JsonObject EntityObject(JsonNode body, BrokerOptions options)
+    {
+        var obj = AsObject(body);
+        CheckAttributeCount(obj, options);
+        return obj;
+    }
+
+    /// <summary>Fails with BadRequestData when <paramref name="entity"/> has more attributes than the broker accepts.</summary>
+    internal static void CheckAttributeCount(JsonObject entity, BrokerOptions options)
+    {
+        var members = entity.Count;
+        foreach (var core in CoreMembers)
+        {
+            if (entity.ContainsKey(core))
+            {
+                members--;
+            }
+        }
+
+        if (members > options.MaxAttributesPerEntity)
+        {
+            throw NgsiLdException.BadRequest($"The entity has {members} attributes; the limit is {options.MaxAttributesPerEntity} (CityOS:Broker:MaxAttributesPerEntity).");
+        }
     }
 
     internal static JsonObject AsObject(JsonNode body) =>

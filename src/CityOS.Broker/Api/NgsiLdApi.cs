@@ -20,6 +20,23 @@ public static class NgsiLdApi
     {
         ArgumentNullException.ThrowIfNull(app);
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CityOS.Broker.Api");
+
+        // Clients that join a base URL ending in '/' with '/entities' send '//' (FACTS §11.8); route them as if
+        // the slashes were single. Routing must therefore run after this, hence the explicit UseRouting below.
+        app.Use((context, next) =>
+        {
+            var path = context.Request.Path.Value;
+            if (path is not null && path.Contains("//", StringComparison.Ordinal))
+            {
+                var collapsed = CollapseSlashes(path);
+                if (collapsed.StartsWith(BasePath, StringComparison.Ordinal))
+                {
+                    context.Request.Path = new PathString(collapsed);
+                }
+            }
+
+            return next(context);
+        });
         app.UseWhen(
             context => context.Request.Path.StartsWithSegments("/ngsi-ld", StringComparison.Ordinal),
             branch => branch.Use(async (context, next) =>
@@ -33,12 +50,28 @@ public static class NgsiLdApi
                 await AnswerUnroutedAsync(context);
             }));
 
+        app.UseRouting();
+
         var api = app.MapGroup(BasePath).WithTags("NGSI-LD");
         api.MapEntitiesApi();
         api.MapBatchApi();
         api.MapDiscoveryApi();
         api.MapContextsApi();
         return app;
+    }
+
+    private static string CollapseSlashes(string path)
+    {
+        var builder = new System.Text.StringBuilder(path.Length);
+        foreach (var c in path)
+        {
+            if (c != '/' || builder.Length == 0 || builder[^1] != '/')
+            {
+                builder.Append(c);
+            }
+        }
+
+        return builder.ToString();
     }
 
     /// <summary>Unknown paths and wrong methods under /ngsi-ld still answer with problem details.</summary>

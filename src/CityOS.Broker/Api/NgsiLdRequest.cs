@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CityOS.Broker.Storage;
 using CityOS.NgsiLd.Errors;
 using CityOS.NgsiLd.JsonLd;
 using Microsoft.AspNetCore.Http;
@@ -22,7 +23,6 @@ internal enum ResponseFormat
 internal static class NgsiLdRequest
 {
     public const string TenantHeader = "NGSILD-Tenant";
-    private const int MaxTenantLength = 64;
 
     /// <summary>The tenant named by the NGSILD-Tenant header; "" for the default tenant.</summary>
     public static string Tenant(HttpRequest request)
@@ -33,25 +33,8 @@ internal static class NgsiLdRequest
             return string.Empty;
         }
 
-        if (value.Length > MaxTenantLength || !IsTenantName(value))
-        {
-            throw NgsiLdException.BadRequest($"Tenant '{Truncate(value)}' is not a valid tenant name: use 1-{MaxTenantLength} letters, digits, '-' or '_'.");
-        }
-
+        TenantName.Validate(value);
         return value;
-    }
-
-    private static bool IsTenantName(string value)
-    {
-        foreach (var c in value)
-        {
-            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     /// <summary>The @context of a body-less request: the Link header's, or the core context.</summary>
@@ -94,23 +77,7 @@ internal static class NgsiLdRequest
             throw new NgsiLdException(ErrorType.PayloadTooLarge, $"The body is larger than the limit of {options.MaxBodyBytes} bytes.");
         }
 
-        JsonNode? body;
-        try
-        {
-            body = await JsonNode.ParseAsync(
-                request.Body,
-                documentOptions: new JsonDocumentOptions { MaxDepth = options.MaxJsonDepth },
-                cancellationToken: cancellationToken);
-        }
-        catch (JsonException e)
-        {
-            throw NgsiLdException.InvalidRequest($"The body is not valid JSON (or is nested deeper than {options.MaxJsonDepth} levels): {e.Message}");
-        }
-
-        if (body is null)
-        {
-            throw NgsiLdException.InvalidRequest("The body is empty or the JSON null.");
-        }
+        var body = await ParseJsonAsync(request, options, cancellationToken);
 
         var link = LinkContextUrl(request);
         if (isLd)
@@ -131,6 +98,81 @@ internal static class NgsiLdRequest
 
         var ldContext = link is null ? LdContext.Core : await resolver.ResolveAsync(JsonValue.Create(link), cancellationToken);
         return (body, ldContext);
+    }
+
+    /// <summary>
+    /// Parses a request body as JSON within the depth limit, rejecting empty bodies, JSON null and text that
+    /// is not valid Unicode with 400 InvalidRequest.
+    /// </summary>
+    public static async ValueTask<JsonNode> ParseJsonAsync(HttpRequest request, BrokerOptions options, CancellationToken cancellationToken)
+    {
+        JsonNode? body;
+        try
+        {
+            body = await JsonNode.ParseAsync(
+                request.Body,
+                documentOptions: new JsonDocumentOptions { MaxDepth = options.MaxJsonDepth },
+                cancellationToken: cancellationToken);
+        }
+        catch (JsonException e)
+        {
+            throw NgsiLdException.InvalidRequest($"The body is not valid JSON (or is nested deeper than {options.MaxJsonDepth} levels): {e.Message}");
+        }
+
+        if (body is null)
+        {
+            throw NgsiLdException.InvalidRequest("The body is empty or the JSON null.");
+        }
+
+        try
+        {
+            DecodeStrings(body);
+        }
+        catch (InvalidOperationException)
+        {
+            throw NgsiLdException.InvalidRequest("The body holds text that is not valid UTF-8 or UTF-16 (e.g. a lone surrogate escape).");
+        }
+        catch (ArgumentException e)
+        {
+            // JsonObject refuses a member name given twice when it is first enumerated.
+            throw NgsiLdException.InvalidRequest("The body holds an object with a duplicate member name: " + e.Message);
+        }
+
+        return body;
+    }
+
+    // System.Text.Json decodes strings lazily, so invalid UTF-8 or a lone "\ud800" escape (and a duplicate
+    // member name) would surface deep inside the broker as an InvalidOperationException or ArgumentException
+    // (a 500). Decoding every name and string once here turns such a body into a 400. Depth is bounded by
+    // MaxJsonDepth.
+    private static void DecodeStrings(JsonNode node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (_, child) in o)
+                {
+                    if (child is not null)
+                    {
+                        DecodeStrings(child);
+                    }
+                }
+
+                break;
+            case JsonArray a:
+                foreach (var item in a)
+                {
+                    if (item is not null)
+                    {
+                        DecodeStrings(item);
+                    }
+                }
+
+                break;
+            case JsonValue v when v.GetValueKind() == JsonValueKind.String:
+                _ = v.GetValue<string>();
+                break;
+        }
     }
 
     private static JsonNode? ContextMember(JsonNode body, bool required)
@@ -248,6 +290,4 @@ internal static class NgsiLdRequest
 
         return quality;
     }
-
-    private static string Truncate(string value) => value.Length <= 80 ? value : value[..80] + "…";
 }

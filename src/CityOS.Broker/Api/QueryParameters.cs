@@ -46,7 +46,12 @@ internal static class QueryParameters
         }
 
         var value = values.Count == 1 ? values[0] : null;
-        return string.IsNullOrEmpty(value) ? null : value;
+
+        // An empty value (q=, scopeQ=) is a malformed filter, not an absent one: ignoring it would widen the
+        // answer, or the scope of a purge, behind the client's back.
+        return value is not null && value.Length == 0
+            ? throw NgsiLdException.BadRequest($"Query parameter '{name}' is empty.")
+            : value;
     }
 
     /// <summary>Comma-separated list; null when absent.</summary>
@@ -144,9 +149,22 @@ internal static class QueryParameters
             Pick = pick,
             Omit = omit,
             Lang = lang,
-            DatasetIds = datasetIds is null ? null : new HashSet<string>(datasetIds.Select(d => d == "@none" ? d : context.ExpandTerm(d)), StringComparer.Ordinal),
+            DatasetIds = datasetIds is null ? null : new HashSet<string>(datasetIds.Select(d => d == "@none" ? d : ExpandDatasetId(d, context)), StringComparer.Ordinal),
         };
     }
+
+    /// <summary>Expands a datasetId given in a URL (a URI, or a term of the @context); anything that does not end up a URI is 400.</summary>
+    public static string ExpandDatasetId(string datasetId, LdContext context)
+    {
+        var iri = NameRules.IsUri(datasetId) ? datasetId : context.ExpandTerm(datasetId);
+        return NameRules.IsUri(iri) ? iri : throw NgsiLdException.BadRequest($"datasetId '{(datasetId.Length <= 80 ? datasetId : datasetId[..80] + "…")}' is not a URI.");
+    }
+
+    /// <summary>Expands a type or attribute name given in a URL; a name NGSI-LD does not allow is 400, not an empty match.</summary>
+    public static string ExpandName(string name, LdContext context) =>
+        NameRules.IsValidName(name)
+            ? context.ExpandTerm(name)
+            : throw NgsiLdException.BadRequest($"'{(name.Length <= 80 ? name : name[..80] + "…")}' is not a valid NGSI-LD name.");
 
     private static HashSet<string>? ExpandNames(string[]? names, LdContext context)
     {
@@ -158,7 +176,7 @@ internal static class QueryParameters
         var set = new HashSet<string>(StringComparer.Ordinal);
         foreach (var name in names)
         {
-            set.Add(name is Names.Id or Names.Type or Names.Scope ? name : context.ExpandTerm(name));
+            set.Add(name is Names.Id or Names.Type or Names.Scope ? name : ExpandName(name, context));
         }
 
         return set;
@@ -204,7 +222,7 @@ internal static class QueryParameters
             Ids = ids,
             IdPattern = idPattern is null ? null : CompilePattern(idPattern),
             Type = type is null || type == "*" ? null : TypeExpressionParser.Parse(type, context),
-            Attrs = attrs?.Select(context.ExpandTerm).ToArray(),
+            Attrs = attrs?.Select(a => ExpandName(a, context)).ToArray(),
             Q = q is null ? null : QParser.Parse(q, context),
             ScopeQ = scopeQ is null ? null : ScopeQueryParser.Parse(scopeQ),
             Geo = geo,
@@ -270,7 +288,7 @@ internal static class QueryParameters
 
     /// <summary>The geometryProperty for GeoJSON output (expanded; default location).</summary>
     public static string GeometryProperty(IQueryCollection query, LdContext context) =>
-        Single(query, "geometryProperty") is { } g ? context.ExpandTerm(g) : Names.LocationIri;
+        Single(query, "geometryProperty") is { } g ? ExpandName(g, context) : Names.LocationIri;
 
     /// <summary>Builds a query from the body of POST /entityOperations/query (§5.2.23).</summary>
     public static EntityQuery EntityQueryOf(JsonObject body, LdContext context, (int Limit, int Offset, bool Count) paging)
@@ -324,7 +342,7 @@ internal static class QueryParameters
         var attrs = body["attrs"] switch
         {
             null => null,
-            JsonArray a => a.Select(n => context.ExpandTerm(StringOf(n, "attrs"))).ToArray(),
+            JsonArray a => a.Select(n => ExpandName(StringOf(n, "attrs"), context)).ToArray(),
             _ => throw NgsiLdException.BadRequest("attrs must be an array of strings."),
         };
         var q = body["q"] is null ? null : QParser.Parse(StringOf(body["q"], "q"), context);

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using CityOS.NgsiLd.Errors;
 using CityOS.NgsiLd.Geo;
 using CityOS.NgsiLd.Model;
 using CityOS.NgsiLd.Query;
@@ -33,6 +34,27 @@ public sealed record EntityQuery
 
     public bool Count { get; init; }
 
+    /// <summary>
+    /// True when <paramref name="id"/> matches <see cref="IdPattern"/> (or there is none). A match that runs past
+    /// the pattern's time limit (catastrophic backtracking) is the client's error: 400 BadRequestData, not a 500.
+    /// </summary>
+    public bool MatchesIdPattern(string id)
+    {
+        if (IdPattern is null)
+        {
+            return true;
+        }
+
+        try
+        {
+            return IdPattern.IsMatch(id);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw NgsiLdException.BadRequest("idPattern takes too long to evaluate (catastrophic backtracking); simplify the pattern.");
+        }
+    }
+
     /// <summary>True when the entity satisfies every filter of this query.</summary>
     public bool Matches(JsonObject entity)
     {
@@ -42,7 +64,7 @@ public sealed record EntityQuery
             return false;
         }
 
-        if (IdPattern is not null && !IdPattern.IsMatch((string)entity[Names.Id]!))
+        if (!MatchesIdPattern((string)entity[Names.Id]!))
         {
             return false;
         }

@@ -32,7 +32,9 @@ public sealed class ContextRegistry
     private readonly LruCache<string, ContextEntry> _cachedByUrl;
     private readonly Dictionary<string, string> _cachedUrlById = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<ContextEntry>>> _downloads = new(StringComparer.Ordinal);
+    private readonly JsonLdContextOptions _options;
     private long _generation;
+    private LocalPrefix _localPrefix;
 
     public ContextRegistry(IHostedContextStore store, ContextDownloader downloader, JsonLdContextOptions options, TimeProvider? timeProvider = null)
     {
@@ -45,11 +47,29 @@ public sealed class ContextRegistry
         _defaultCacheDuration = options.DefaultCacheDuration;
         _minCacheDuration = options.MinCacheDuration;
         _cachedByUrl = new LruCache<string, ContextEntry>(options.DocumentCacheCapacity, StringComparer.Ordinal);
-        LocalUrlPrefix = options.BaseUrl.TrimEnd('/') + LocalPath;
+        _options = options;
+        _localPrefix = new LocalPrefix(options.BaseUrl, options.BaseUrl.TrimEnd('/') + LocalPath);
     }
 
-    /// <summary>The start of every local URL: <c>{BaseUrl}/ngsi-ld/v1/jsonldContexts/</c>.</summary>
-    public string LocalUrlPrefix { get; }
+    /// <summary>
+    /// The start of every local URL: <c>{BaseUrl}/ngsi-ld/v1/jsonldContexts/</c>. Follows
+    /// <see cref="JsonLdContextOptions.BaseUrl"/>, which a host listening on port 0 only learns after start.
+    /// </summary>
+    public string LocalUrlPrefix
+    {
+        get
+        {
+            var current = Volatile.Read(ref _localPrefix);
+            var baseUrl = _options.BaseUrl;
+            if (!ReferenceEquals(current.BaseUrl, baseUrl))
+            {
+                current = new LocalPrefix(baseUrl, baseUrl.TrimEnd('/') + LocalPath);
+                Volatile.Write(ref _localPrefix, current);
+            }
+
+            return current.Prefix;
+        }
+    }
 
     /// <summary>Changes when a document is deleted or reloaded; processed contexts built before are stale.</summary>
     public long Generation => Interlocked.Read(ref _generation);
@@ -379,4 +399,6 @@ public sealed class ContextRegistry
     }
 
     private static string NewId() => Guid.CreateVersion7().ToString("N");
+
+    private sealed record LocalPrefix(string BaseUrl, string Prefix);
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using CityOS.NgsiLd.Errors;
 using CityOS.NgsiLd.JsonLd;
+using CityOS.NgsiLd.Query;
 
 namespace CityOS.NgsiLd.Model;
 
@@ -115,10 +116,19 @@ public static class EntityParser
         return ParseValue(context.CompactIri(attributeIri), body, context, kind, 0);
     }
 
-    /// <summary>Validates an entity id (an absolute URI, §4.5.1). Throws BadRequestData otherwise.</summary>
+    /// <summary>The longest entity id accepted, in characters.</summary>
+    public const int MaxEntityIdLength = 2048;
+
+    /// <summary>Validates an entity id (an absolute URI, §4.5.1, at most <see cref="MaxEntityIdLength"/> characters). Throws BadRequestData otherwise.</summary>
     public static void ValidateEntityId(string id)
     {
         ArgumentNullException.ThrowIfNull(id);
+        if (id.Length > MaxEntityIdLength)
+        {
+            // Ids travel back in Location headers and URLs, where proxies and clients cap header sizes.
+            throw NgsiLdException.BadRequest($"Entity id is {id.Length} characters long; the limit is {MaxEntityIdLength}.");
+        }
+
         if (!NameRules.IsUri(id))
         {
             throw NgsiLdException.BadRequest($"Entity id '{id}' is not a URI.");
@@ -466,6 +476,7 @@ public static class EntityParser
             case Names.Property:
                 CheckNullString(path, node, kind);
                 CheckValue(path, node, kind, 0);
+                CheckTemporalLiteral(path, node);
                 return node!.DeepClone();
             case Names.GeoProperty:
                 ValidateGeometry(path, node!);
@@ -717,6 +728,28 @@ public static class EntityParser
                 }
 
                 break;
+        }
+    }
+
+    // A typed temporal value ({"@type": "DateTime", "@value": "…"}, §4.6.3) must hold what its type says, so
+    // that q can compare it; an impossible date is a client error, not an opaque string.
+    private static void CheckTemporalLiteral(string path, JsonNode? node)
+    {
+        if (node is not JsonObject literal || !TryGetString(literal["@type"], out var type))
+        {
+            return;
+        }
+
+        var valid = type switch
+        {
+            "DateTime" or "https://uri.etsi.org/ngsi-ld/DateTime" => TryGetString(literal["@value"], out var text) && TemporalText.TryParseDateTime(text, out _),
+            "Date" or "https://uri.etsi.org/ngsi-ld/Date" => TryGetString(literal["@value"], out var text) && TemporalText.TryParseDate(text, out _),
+            "Time" or "https://uri.etsi.org/ngsi-ld/Time" => TryGetString(literal["@value"], out var text) && TemporalText.TryParseTime(text, out _),
+            _ => true,
+        };
+        if (!valid)
+        {
+            throw NgsiLdException.BadRequest($"Attribute '{path}': @value is not a valid {type}.");
         }
     }
 

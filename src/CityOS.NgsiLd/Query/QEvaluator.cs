@@ -94,6 +94,8 @@ internal static class QEvaluator
             {
                 target = target is JsonObject o && o.TryGetPropertyValue(keys[i], out var child) ? child : null;
             }
+
+            target = LiteralValue(target);
         }
         else if (instance.TryGetPropertyValue(Names.LanguageMap, out target))
         {
@@ -139,6 +141,15 @@ internal static class QEvaluator
 
         return target is not null && (comparison is null || Test(target, kind, comparison));
     }
+
+    /// <summary>
+    /// A JSON-LD typed literal (<c>{"@type": "DateTime", "@value": "…"}</c>, the form §4.6.3 gives temporal
+    /// values) is compared by its <c>@value</c>; anything else as it is.
+    /// </summary>
+    private static JsonNode? LiteralValue(JsonNode? target) =>
+        target is JsonObject { Count: 2 } literal && literal.TryGetPropertyValue("@value", out var value) && literal.ContainsKey("@type")
+            ? value
+            : target;
 
     private static bool Test(JsonNode target, TargetKind kind, QComparison comparison)
     {

@@ -52,6 +52,12 @@ internal sealed record BenchOptions
     /// <summary>Entities loaded by rss1m.</summary>
     public int Rss1mEntities { get; init; } = 1_000_000;
 
+    /// <summary>Length of each measured phase; null means <see cref="DurationSeconds"/> (tests use sub-second phases).</summary>
+    public TimeSpan? PhaseDuration { get; init; }
+
+    /// <summary>The length of each measured phase.</summary>
+    public TimeSpan MeasuredPhase => PhaseDuration ?? TimeSpan.FromSeconds(DurationSeconds);
+
     /// <summary>Time bound of each seeding step.</summary>
     public TimeSpan SeedTimeout { get; init; } = TimeSpan.FromMinutes(30);
 

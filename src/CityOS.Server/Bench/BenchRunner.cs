@@ -21,6 +21,7 @@ internal sealed class BenchRunner : IDisposable
     private const int QueryLimit = 100;
     private const double LatencyTargetMs = 20;
     private const long Mebibyte = 1024 * 1024;
+    private static readonly TimeSpan ProbeTimeoutFloor = TimeSpan.FromSeconds(10);
 
     /// <summary>The q filters of the query scenario, cycled: about two thirds and about one twelfth of the dataset match.</summary>
     internal static readonly IReadOnlyList<string> QueryFilters = ["temperature>20", "temperature>35;relativeHumidity<0.5"];
@@ -61,7 +62,11 @@ internal sealed class BenchRunner : IDisposable
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
             ConnectCallback = LoopbackTarget.ConnectAsync,
         };
-        var client = new HttpClient(handler, disposeHandler: true) { Timeout = options.RequestTimeout };
+        // Measured requests are bounded by the load generator itself; the unmeasured probes (version, counts,
+        // samples) go through this timeout, which never drops below a floor so a tight --timeout for the load
+        // cannot make the probes fail and the run stop as if the server were unreachable.
+        var probeTimeout = options.RequestTimeout > ProbeTimeoutFloor ? options.RequestTimeout : ProbeTimeoutFloor;
+        var client = new HttpClient(handler, disposeHandler: true) { Timeout = probeTimeout };
         client.DefaultRequestHeaders.Accept.ParseAdd("application/json");
         if (!string.IsNullOrEmpty(options.Tenant))
         {
@@ -512,7 +517,7 @@ internal sealed class BenchRunner : IDisposable
             await _load.RunAsync(concurrency, TimeSpan.FromSeconds(_options.WarmupSeconds), _options.MaxRequestsPerTimedPhase, build, cancellationToken).ConfigureAwait(false);
         }
 
-        return await _load.RunAsync(concurrency, TimeSpan.FromSeconds(_options.DurationSeconds), _options.MaxRequestsPerTimedPhase, build, cancellationToken).ConfigureAwait(false);
+        return await _load.RunAsync(concurrency, _options.MeasuredPhase, _options.MaxRequestsPerTimedPhase, build, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<ServerMemory?> ReadServerMemoryAsync(CancellationToken cancellationToken)
@@ -575,7 +580,7 @@ internal sealed class BenchRunner : IDisposable
         }
         else if (phase.Successes == 0 && phase.Errors == 0)
         {
-            result.Note = $"no request completed within {_options.DurationSeconds} s.";
+            result.Note = $"no request completed within {_options.MeasuredPhase.TotalSeconds:0.###} s.";
         }
     }
 

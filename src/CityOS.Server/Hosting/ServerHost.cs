@@ -1,5 +1,6 @@
 using CityOS.Broker;
 using CityOS.Broker.Api;
+using CityOS.NgsiLd.JsonLd;
 using CityOS.Storage.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -38,6 +39,14 @@ public static class ServerHost
         builder.Services.AddNgsiLdBroker(PublicBaseUrl(builder.Configuration["CityOS:PublicUrl"], urls));
 
         var app = builder.Build();
+        if (string.IsNullOrWhiteSpace(builder.Configuration["CityOS:PublicUrl"]) && ListensOnEphemeralPort(urls))
+        {
+            // The OS picks the port at start; hosted @context URLs (Location, listings) must name the real one.
+            // Resolved only then, so invalid settings still fail in StartAsync, not here.
+            app.Lifetime.ApplicationStarted.Register(() =>
+                app.Services.GetRequiredService<JsonLdContextOptions>().BaseUrl = PublicBaseUrl(null, [.. app.Urls]));
+        }
+
         app.MapNgsiLdApi();
         app.MapOpenApi();
         app.MapSystemEndpoints();
@@ -102,6 +111,9 @@ public static class ServerHost
             }
         }
     }
+
+    private static bool ListensOnEphemeralPort(string[] urls) =>
+        Uri.TryCreate(PublicBaseUrl(null, urls), UriKind.Absolute, out var uri) && uri.Port == 0;
 
     /// <summary>Runs the server until shutdown; invalid settings print which one and why and return 2.</summary>
     public static async Task<int> RunAsync(IReadOnlyDictionary<string, string?> overrides, CancellationToken cancellationToken)

@@ -270,7 +270,7 @@ internal static class EntityQueryExecutor
 
             lastSeq = seq;
             var id = reader.GetString(1);
-            if ((ids is not null && !ids.Contains(id)) || (query.IdPattern is not null && !query.IdPattern.IsMatch(id)))
+            if ((ids is not null && !ids.Contains(id)) || !query.MatchesIdPattern(id))
             {
                 continue;
             }

@@ -1,83 +1,93 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using CityOS.Server.Bench;
+using CityOS.Server.Tests.NgsiLd;
 
 namespace CityOS.Server.Tests.Bench;
 
-public sealed class BenchRunnerTests : IAsyncLifetime
+/// <summary>
+/// <c>cityos bench</c> against the real CityOS app (one server for the class; every test uses its own
+/// tenant, so datasets never mix). Phases are a fraction of a second and datasets a few hundred entities.
+/// </summary>
+public sealed class BenchRunnerTests : IClassFixture<CityOSServer>, IDisposable
 {
+    private const int Entities = 300;
+    private const int BatchSize = 50;
+
+    private readonly CityOSServer _server;
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "cityos-bench-" + Guid.NewGuid().ToString("N"));
-    private FakeBroker _broker = null!;
+    private readonly string _tenant = "bench-" + Guid.NewGuid().ToString("N")[..12];
 
-    public async Task InitializeAsync()
+    public BenchRunnerTests(CityOSServer server)
     {
+        _server = server;
         Directory.CreateDirectory(_directory);
-        _broker = await FakeBroker.StartAsync();
     }
 
-    public async Task DisposeAsync()
-    {
-        await _broker.DisposeAsync();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     [Fact]
-    public async Task Default_scenarios_run_against_a_broker_and_each_gets_a_verdict_in_the_file()
+    public async Task Default_scenarios_run_against_the_broker_and_each_gets_a_verdict_in_the_file()
     {
         var (exitCode, output, json) = await RunAsync(Options());
 
         Assert.Equal(0, exitCode);
         Assert.True((bool)json["completed"]!);
-        Assert.Equal("FakeBroker 9.9", (string?)json["serverVersion"]);
+        Assert.StartsWith("CityOS ", (string?)json["serverVersion"], StringComparison.Ordinal);
         var names = json["scenarios"]!.AsArray().Select(s => (string)s!["name"]!).ToArray();
         Assert.Equal(["create", "update", "batch", "query", "query-c2", "geo", "geo-c2"], names);
         foreach (var scenario in json["scenarios"]!.AsArray())
         {
             Assert.True((long)scenario!["requests"]! > 0, (string?)scenario["name"]);
-            Assert.Equal(0, (long)scenario["errors"]!);
+            Assert.True(0 == (long)scenario["errors"]!, $"{scenario["name"]}: {scenario["firstError"]}");
             Assert.NotNull(scenario["achieved"]);
             Assert.NotNull(scenario["met"]);
             Assert.NotNull(scenario["latencyMs"]!["p95"]);
         }
 
         Assert.Contains("scenario", output, StringComparison.Ordinal);
-        Assert.Equal(["bench-test"], _broker.Tenants.Keys);
-        Assert.Equal(["application/json"], _broker.ContentTypes.Keys);
     }
 
     [Fact]
-    public async Task Scenarios_send_what_the_ngsi_ld_api_expects()
+    public async Task Scenarios_leave_in_the_broker_exactly_what_they_sent()
     {
         var (_, _, json) = await RunAsync(Options() with { Scenarios = ["create", "update", "batch", "query", "geo"] });
         var scenarios = json["scenarios"]!.AsArray();
+        Assert.All(scenarios, s => Assert.True(0 == (long)s!["errors"]!, $"{s["name"]}: {s["firstError"]}"));
 
-        // create: one new entity per successful request, ids unique (no 409 counted as error).
+        // create: one new entity per successful request; batch: BatchSize new ones per request; plus the update pool.
         var created = (long)scenarios[0]!["requests"]!;
-        var batchEntities = (long)scenarios[2]!["requests"]! * 1000;
-        Assert.Equal(1000 + created + batchEntities, _broker.CountOf("AirQualityObserved"));
+        var batchEntities = (long)scenarios[2]!["requests"]! * BatchSize;
+        Assert.Equal(BatchSize + created + batchEntities, await CountAsync("AirQualityObserved", _tenant));
 
-        // update: partial updates of the one attribute on the pool created first.
-        Assert.NotEmpty(_broker.PatchedAttributes);
-        Assert.All(_broker.PatchedAttributes, a => Assert.Equal("no2", a));
+        // update: a partial attribute update changes the value and keeps the members it did not send.
+        using var pooled = await _server.Client.NgGetAsync("entities/urn:ngsi-ld:AirQualityObserved:bench-u000000000000?options=sysAttrs", _tenant);
+        await pooled.ExpectAsync(HttpStatusCode.OK);
+        var no2 = (await pooled.JsonAsync())["no2"]!;
+        Assert.Equal("GQ", (string?)no2["unitCode"]);
+        Assert.NotEqual((string?)no2["createdAt"], (string?)no2["modifiedAt"]);
 
-        // query/geo: the dataset was seeded, then filtered with an encoded q and a near geo-query.
-        Assert.Equal(2500, _broker.CountOf("WeatherObserved"));
-        var queries = _broker.Queries.ToArray();
-        Assert.Contains(queries, q => q.Contains("type=WeatherObserved&limit=0&count=true", StringComparison.Ordinal));
-        Assert.Contains(queries, q => q.Contains("q=temperature%3E20&limit=100", StringComparison.Ordinal));
-        Assert.Contains(queries, q => q.Contains("georel=near%3BmaxDistance%3D%3D2000&geometry=Point&coordinates=%5B", StringComparison.Ordinal));
-        Assert.Contains("2500 matched", (string?)scenarios[3]!["note"], StringComparison.Ordinal);
+        // query/geo: the dataset was seeded once, in the bench tenant only, and the sample shows what matched.
+        Assert.Equal(Entities, await CountAsync("WeatherObserved", _tenant));
+        var warm = Enumerable.Range(0, Entities).Count(i => EntityPayloads.WeatherValues(i).Temperature > 20);
+        Assert.Contains($"temperature>20&limit=100: {warm} matched", (string?)scenarios[3]!["note"], StringComparison.Ordinal);
+        Assert.Matches(@"sample .*georel=near;maxDistance==2000.*: \d+ matched", (string?)scenarios[5]!["note"]);
+        var otherTenant = Guid.NewGuid().ToString("N");
+        using var create = await _server.Client.NgPostAsync("entities", $$"""{"id":"{{Http.NewId()}}","type":"Thing"}""", otherTenant);
+        Assert.Equal(0, await CountAsync("WeatherObserved", otherTenant));
     }
 
     [Fact]
     public async Task Seeded_dataset_is_not_seeded_again()
     {
         await RunAsync(Options() with { Scenarios = ["query"] });
-        var upserts = _broker.UpsertRequests;
+        var seeded = await CountAsync("WeatherObserved", _tenant);
 
         var (_, output, json) = await RunAsync(Options() with { Scenarios = ["geo"] });
 
-        Assert.Equal(3, upserts);
-        Assert.Equal(upserts, _broker.UpsertRequests);
+        Assert.Equal(Entities, seeded);
+        Assert.Equal(Entities, await CountAsync("WeatherObserved", _tenant));
         Assert.Contains("already seeded", output, StringComparison.Ordinal);
         Assert.Contains("already seeded", (string?)json["scenarios"]![0]!["note"], StringComparison.Ordinal);
     }
@@ -85,9 +95,8 @@ public sealed class BenchRunnerTests : IAsyncLifetime
     [Fact]
     public async Task Refused_requests_count_as_errors_and_the_first_body_is_kept()
     {
-        _broker.FailCreates = true;
-
-        var (exitCode, output, json) = await RunAsync(Options() with { Scenarios = ["create"] });
+        // The broker refuses a tenant name with '/' (400 BadRequestData) on every request.
+        var (exitCode, output, json) = await RunAsync(Options() with { Scenarios = ["create"], Tenant = "no/such/tenant" });
 
         Assert.Equal(0, exitCode);
         var create = json["scenarios"]![0]!;
@@ -102,39 +111,49 @@ public sealed class BenchRunnerTests : IAsyncLifetime
     [Fact]
     public async Task Failing_queries_do_not_meet_the_latency_target()
     {
-        _broker.FailFilteredQueries = true;
+        // A broker whose page cap is below the bench's limit=100 answers every query 403 TooManyResults,
+        // while seeding and counting (limit=0) still work.
+        var strict = new CityOSServer();
+        strict.Settings["CityOS:Broker:MaxPageSize"] = "50";
+        await strict.InitializeAsync();
+        try
+        {
+            var (_, _, json) = await RunAsync(Options(strict) with { Scenarios = ["query"], Concurrency = 1 });
 
-        var (_, _, json) = await RunAsync(Options() with { Scenarios = ["query"], Concurrency = 1 });
-
-        var query = json["scenarios"]![0]!.AsObject();
-        Assert.Single(json["scenarios"]!.AsArray());
-        Assert.True((long)query["errors"]! > 0);
-        Assert.False((bool)query["met"]!);
-        Assert.False(query.ContainsKey("latencyMs"));
-        Assert.Contains("queries failed", (string?)query["note"], StringComparison.Ordinal);
+            var query = json["scenarios"]![0]!.AsObject();
+            Assert.Single(json["scenarios"]!.AsArray());
+            Assert.True((long)query["errors"]! > 0);
+            Assert.Contains("TooManyResults", (string?)query["firstError"], StringComparison.Ordinal);
+            Assert.False((bool)query["met"]!);
+            Assert.False(query.ContainsKey("latencyMs"));
+            Assert.Contains("queries failed", (string?)query["note"], StringComparison.Ordinal);
+        }
+        finally
+        {
+            await strict.DisposeAsync();
+        }
     }
 
     [Fact]
     public async Task Requests_unanswered_within_the_timeout_count_as_errors()
     {
-        _broker.CreateDelay = TimeSpan.FromSeconds(5);
-
-        var (exitCode, _, json) = await RunAsync(Options() with { Scenarios = ["create"], RequestTimeout = TimeSpan.FromMilliseconds(300), Concurrency = 2 });
+        // No durable write over HTTP completes within a millisecond.
+        var (exitCode, _, json) = await RunAsync(Options() with { Scenarios = ["create"], RequestTimeout = TimeSpan.FromMilliseconds(1), Concurrency = 2 });
 
         var create = json["scenarios"]![0]!;
         Assert.Equal(0, exitCode);
-        Assert.Equal(0, (long)create["requests"]!);
-        Assert.InRange((long)create["errors"]!, 2, 20);
+        Assert.True((long)create["errors"]! > 0);
         Assert.Contains("no complete answer within", (string?)create["firstError"], StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Rss1m_loads_entities_and_reports_the_server_memory()
     {
-        var (_, _, json) = await RunAsync(Options() with { Scenarios = ["rss1m"], ServerPid = Environment.ProcessId, Rss1mEntities = 3000 });
+        // The server runs inside the test process, so its pid is ours.
+        var (_, _, json) = await RunAsync(Options() with { Scenarios = ["rss1m"], ServerPid = Environment.ProcessId, Rss1mEntities = 200 });
 
         var rss = json["scenarios"]![0]!;
-        Assert.Equal(3000, _broker.CountOf("NoiseLevelObserved"));
+        Assert.Equal(200, await CountAsync("NoiseLevelObserved", _tenant));
         Assert.Equal("MiB", (string?)rss["unit"]);
         Assert.True((double)rss["achieved"]! > 1);
         Assert.True((long)rss["serverMemory"]!["vmRssBytes"]! > 0);
@@ -148,7 +167,7 @@ public sealed class BenchRunnerTests : IAsyncLifetime
 
         var rss = json["scenarios"]![0]!.AsObject();
         Assert.Equal(0, exitCode);
-        Assert.Empty(_broker.Entities);
+        Assert.Equal(0, await CountAsync("NoiseLevelObserved", _tenant));
         Assert.False((bool)rss["met"]!);
         Assert.False(rss.ContainsKey("achieved"));
         Assert.Contains("--server-pid", (string?)rss["note"], StringComparison.Ordinal);
@@ -157,7 +176,7 @@ public sealed class BenchRunnerTests : IAsyncLifetime
     [Fact]
     public async Task Interrupted_run_still_writes_what_it_measured()
     {
-        var options = Options() with { Scenarios = ["create", "batch"], DurationSeconds = 2 };
+        var options = Options() with { Scenarios = ["create", "batch"], PhaseDuration = TimeSpan.FromSeconds(1.5) };
         using var cancellation = new CancellationTokenSource();
         using var output = new StringWriter();
         using var runner = new BenchRunner(options, output);
@@ -175,12 +194,15 @@ public sealed class BenchRunnerTests : IAsyncLifetime
     [Fact]
     public async Task Unreachable_server_fails_before_any_scenario()
     {
-        await _broker.DisposeAsync();
-        _broker = await FakeBroker.StartAsync();
-        var closed = new Uri(_broker.BaseUrl);
-        await _broker.DisposeAsync();
-        _broker = await FakeBroker.StartAsync();
-        var options = Options() with { Target = closed };
+        // A port that was free a moment ago and on which nothing listens.
+        int port;
+        using (var listener = new TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        var options = Options() with { Target = new Uri($"http://127.0.0.1:{port}") };
 
         using var output = new StringWriter();
         using var runner = new BenchRunner(options, output);
@@ -189,18 +211,32 @@ public sealed class BenchRunnerTests : IAsyncLifetime
         Assert.False(File.Exists(options.OutPath));
     }
 
-    private BenchOptions Options() => new()
+    private BenchOptions Options(CityOSServer? server = null) => new()
     {
-        Target = new Uri(_broker.BaseUrl),
+        Target = (server ?? _server).BaseAddress,
         OutPath = Path.Combine(_directory, "results.json"),
         DurationSeconds = 1,
+        PhaseDuration = TimeSpan.FromMilliseconds(300),
         WarmupSeconds = 0,
         Concurrency = 4,
         ModestConcurrency = 2,
-        Entities = 2500,
+        Entities = Entities,
+        BatchSize = BatchSize,
         UpdatePoolBatches = 1,
-        Tenant = "bench-test",
+        Tenant = _tenant,
     };
+
+    private async Task<long> CountAsync(string type, string tenant)
+    {
+        using var response = await _server.Client.NgGetAsync($"entities?type={type}&limit=0&count=true", tenant);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return 0;
+        }
+
+        await response.ExpectAsync(HttpStatusCode.OK);
+        return long.Parse(response.Headers.GetValues("NGSILD-Results-Count").Single(), System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     private static async Task<(int ExitCode, string Output, JsonNode Json)> RunAsync(BenchOptions options)
     {

@@ -1,16 +1,19 @@
 using CityOS.NgsiLd.Errors;
 
-namespace CityOS.Storage.Sqlite;
+namespace CityOS.Broker.Storage;
 
-/// <summary>The tenant names the store accepts.</summary>
-public static class TenantNames
+/// <summary>
+/// The one rule for tenant names (NGSILD-Tenant), shared by the API, which rejects a bad header with 400,
+/// and every store, which must never create a tenant the API would refuse.
+/// </summary>
+public static class TenantName
 {
     /// <summary>The longest tenant name.</summary>
     public const int MaxLength = 64;
 
     /// <summary>
-    /// True for "" (the default tenant) and for 1–64 characters of ASCII letters, digits, '_', '-', '.'
-    /// and ':' (so URN-style names such as urn:ngsi-ld:tenant:city work).
+    /// True for "" (the default tenant) and for 1–64 ASCII letters, digits, '_', '-', '.' and ':'
+    /// (so URN-style names such as <c>urn:ngsi-ld:tenant:city</c> work).
     /// </summary>
     public static bool IsValid(string? tenant)
     {
@@ -35,8 +38,9 @@ public static class TenantNames
     {
         if (!IsValid(tenant))
         {
+            var shown = tenant is null ? "(null)" : tenant.Length <= 80 ? tenant : tenant[..80] + "…";
             throw NgsiLdException.BadRequest(
-                $"Invalid tenant name: use at most {MaxLength} ASCII letters, digits, '_', '-', '.' or ':'.");
+                $"Tenant '{shown}' is not a valid tenant name: use at most {MaxLength} ASCII letters, digits, '_', '-', '.' or ':'.");
         }
     }
 }
