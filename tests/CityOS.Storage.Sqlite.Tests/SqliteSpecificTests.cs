@@ -367,6 +367,27 @@ public sealed class SqliteSpecificTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Non_ascii_text_survives_insert_update_get_and_query_unchanged()
+    {
+        // Text is bound as UTF-16 (ids, IRIs) and UTF-8 (docs) and read back as UTF-8: nothing may be mangled.
+        const string Id = "urn:ngsi-ld:Trạm:Bình-Dương-東京-😀";
+        var name = Ns + "tên";
+        var entity = Entity(Id, Ns + "Trạm", 106.65, 11.05);
+        entity[name] = new JsonArray(new JsonObject { ["type"] = "Property", ["value"] = "Đà Nẵng – “quote” \\ \"x\" 😀" });
+        Assert.True(await InsertAsync(entity));
+
+        var stored = await _store.GetEntityAsync("", Id, CancellationToken.None);
+        Assert.True(JsonNode.DeepEquals(entity, stored));
+
+        entity[name]![0]!["value"] = "Huế 🌧";
+        await UpdateAsync(entity);
+        var page = await _store.QueryEntitiesAsync("", new EntityQuery { Type = new AnyTypeOf(Ns + "Trạm"), Attrs = [name] }, CancellationToken.None);
+        Assert.True(JsonNode.DeepEquals(entity, Assert.Single(page.Entities)));
+        var inWriter = await _store.WriteAsync("", false, (s, ct) => s.GetAsync(Id, ct), CancellationToken.None);
+        Assert.Equal("Huế 🌧", (string?)inWriter![name]![0]!["value"]);
+    }
+
+    [Fact]
     public async Task Database_from_a_newer_version_is_refused_with_a_clear_message()
     {
         await _store.DisposeAsync();

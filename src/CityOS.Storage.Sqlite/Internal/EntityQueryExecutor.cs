@@ -237,6 +237,9 @@ internal static class EntityQueryExecutor
 
     public static JsonObject ParseDoc(string doc) => JsonNode.Parse(doc)!.AsObject();
 
+    /// <summary>Parses a doc from its stored UTF-8 text, without a UTF-16 string on the way.</summary>
+    public static JsonObject ParseDoc(ReadOnlySpan<byte> doc) => JsonNode.Parse(doc)!.AsObject();
+
     private static void Run(
         ICommandSource source,
         long tenant,
