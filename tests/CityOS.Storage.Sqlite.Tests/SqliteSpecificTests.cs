@@ -118,7 +118,8 @@ public sealed class SqliteSpecificTests : IAsyncLifetime
             }, CancellationToken.None);
         }
 
-        // The writer never checkpoints; only the background checkpointer moves pages into the main file.
+        // Far below the writer's 64 MB autocheckpoint backstop, only the background checkpointer moves pages
+        // into the main file.
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (new FileInfo(file.FullName).Length <= before && DateTime.UtcNow < deadline)
         {
