@@ -4,6 +4,7 @@ using CityOS.Broker.Storage;
 using CityOS.NgsiLd.Errors;
 using CityOS.NgsiLd.Geo;
 using CityOS.NgsiLd.JsonLd;
+using CityOS.NgsiLd.Query;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -117,7 +118,8 @@ public sealed class SqliteSpecificTests : IAsyncLifetime
             }, CancellationToken.None);
         }
 
-        // The writer never checkpoints; only the background checkpointer moves pages into the main file.
+        // Far below the writer's 64 MB autocheckpoint backstop, only the background checkpointer moves pages
+        // into the main file.
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (new FileInfo(file.FullName).Length <= before && DateTime.UtcNow < deadline)
         {
@@ -364,6 +366,96 @@ public sealed class SqliteSpecificTests : IAsyncLifetime
 
         Assert.All(await Task.WhenAll(writes), Assert.True);
         Assert.Equal(50L, Scalar("SELECT COUNT(*) FROM entities"));
+    }
+
+    [Fact]
+    public async Task Non_ascii_text_survives_insert_update_get_and_query_unchanged()
+    {
+        // Text is bound as UTF-16 (ids, IRIs) and UTF-8 (docs) and read back as UTF-8: nothing may be mangled.
+        const string Id = "urn:ngsi-ld:Trạm:Bình-Dương-東京-😀";
+        var name = Ns + "tên";
+        var entity = Entity(Id, Ns + "Trạm", 106.65, 11.05);
+        entity[name] = new JsonArray(new JsonObject { ["type"] = "Property", ["value"] = "Đà Nẵng – “quote” \\ \"x\" 😀" });
+        Assert.True(await InsertAsync(entity));
+
+        var stored = await _store.GetEntityAsync("", Id, CancellationToken.None);
+        Assert.True(JsonNode.DeepEquals(entity, stored));
+
+        entity[name]![0]!["value"] = "Huế 🌧";
+        await UpdateAsync(entity);
+        var page = await _store.QueryEntitiesAsync("", new EntityQuery { Type = new AnyTypeOf(Ns + "Trạm"), Attrs = [name] }, CancellationToken.None);
+        Assert.True(JsonNode.DeepEquals(entity, Assert.Single(page.Entities)));
+        var inWriter = await _store.WriteAsync("", false, (s, ct) => s.GetAsync(Id, ct), CancellationToken.None);
+        Assert.Equal("Huế 🌧", (string?)inWriter![name]![0]!["value"]);
+    }
+
+    [Theory]
+    [InlineData("speed>20")]
+    [InlineData("speed>=20")]
+    [InlineData("speed<20")]
+    [InlineData("speed<=20")]
+    [InlineData("speed>20;temp<3")]
+    [InlineData("temp<3;speed>=20;speed<60")]
+    [InlineData("speed>20|temp<3")]
+    [InlineData("speed>9007199254740992")]
+    [InlineData("speed>=9007199254740993")]
+    [InlineData("speed<-1")]
+    [InlineData("speed<1e308")]
+    public async Task Numeric_q_prefilter_in_sql_returns_exactly_what_the_evaluator_accepts(string q)
+    {
+        var expression = QParser.Parse(q, LdContext.Core);
+        var speed = FirstAttribute(expression, "speed");
+        var temp = speed.Replace("speed", "temp", StringComparison.Ordinal);
+        JsonArray One(JsonNode? value) => new(new JsonObject { ["type"] = "Property", ["value"] = value });
+        var shapes = new JsonNode?[]
+        {
+            One(5), One(50), One(20), One(20.0000000001), One(19.9999999999), One(-5), One(JsonValue.Create(9007199254740993L)),
+            One("50"), One(new JsonArray(5, 50)), One(true), One(null), One(new JsonObject { ["a"] = 50 }),
+            new JsonArray(new JsonObject { ["type"] = "Property", ["value"] = 5 }, new JsonObject { ["type"] = "Property", ["value"] = 50, ["datasetId"] = "urn:ds:2" }),
+            new JsonArray(new JsonObject { ["type"] = "JsonProperty", ["json"] = 50 }),
+            new JsonObject { ["type"] = "Property", ["value"] = 50 },
+            null,
+        };
+        var all = new List<JsonObject>();
+        for (var i = 0; i < shapes.Length * 2; i++)
+        {
+            var entity = new JsonObject { ["id"] = $"urn:e:{i:D2}", ["type"] = new JsonArray(Vehicle) };
+            if (shapes[i % shapes.Length] is { } shape)
+            {
+                entity[speed] = shape.DeepClone();
+            }
+
+            entity[temp] = One(i < shapes.Length ? 1 : 10);
+            all.Add(entity);
+            Assert.True(await InsertAsync(entity));
+        }
+
+        var query = new EntityQuery { Q = expression, Type = new AnyTypeOf(Vehicle), Limit = 1000, Count = true };
+        var expected = all.Where(query.Matches).Select(e => (string)e["id"]!).ToList();
+        var page = await _store.QueryEntitiesAsync("", query, CancellationToken.None);
+
+        Assert.Equal(expected, page.Entities.Select(e => (string)e["id"]!));
+        Assert.Equal(expected.Count, page.TotalCount);
+    }
+
+    private static string FirstAttribute(QExpression expression, string name) => expression switch
+    {
+        QComparison c when c.Path.Attribute.EndsWith(name, StringComparison.Ordinal) => c.Path.Attribute,
+        QAnd a => a.Operands.Select(o => FirstAttributeOrNull(o, name)).First(x => x is not null)!,
+        QOr o => o.Operands.Select(x => FirstAttributeOrNull(x, name)).First(x => x is not null)!,
+        _ => throw new InvalidOperationException("no " + name),
+    };
+
+    private static string? FirstAttributeOrNull(QExpression expression, string name)
+    {
+        try
+        {
+            return FirstAttribute(expression, name);
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     [Fact]

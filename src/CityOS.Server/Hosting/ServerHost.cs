@@ -17,6 +17,13 @@ public static class ServerHost
         {
             ContentRootPath = AppContext.BaseDirectory,
         });
+        // Defaults first, so that the environment and the command line can still change them. Without an
+        // appsettings file ASP.NET Core logged five Information lines per request to the console, about a
+        // tenth of the server's CPU under load (profiled: 8 s of create at ~7,000 requests/s).
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        });
         builder.Configuration.AddEnvironmentVariables();
         builder.Configuration.AddInMemoryCollection(overrides);
 

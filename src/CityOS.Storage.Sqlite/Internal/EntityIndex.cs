@@ -25,16 +25,21 @@ internal sealed class EntityIndex
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    private EntityIndex(string id, string typesJson, List<string> types, List<(string, string)> attributes, List<GeoEntry> geo, string doc)
+    // One buffer and writer per thread (in practice: the writer task's), reused for every JSON text an
+    // index needs; a fresh Utf8JsonWriter and buffer per text was a visible share of each insert.
+    [ThreadStatic]
+    private static JsonScratch? t_scratch;
+
+    private EntityIndex(string id, string typesJson, List<string> types, List<(string, string)> attributes, List<GeoEntry> geo, byte[] doc, JsonScratch scratch)
     {
         Id = id;
         TypesJson = typesJson;
         Types = types;
         Attributes = attributes;
-        AttributesJson = PairsJson(attributes);
+        AttributesJson = PairsJson(attributes, scratch);
         Geo = geo;
         Doc = doc;
-        GeoKey = geo.Count == 0 ? null : MakeGeoKey(geo);
+        GeoKey = geo.Count == 0 ? null : MakeGeoKey(geo, scratch);
     }
 
     public string Id { get; }
@@ -55,7 +60,8 @@ internal sealed class EntityIndex
     /// <summary>A text fingerprint of <see cref="Geo"/> (null when empty), so unchanged geometry skips the R-tree.</summary>
     public string? GeoKey { get; }
 
-    public string Doc { get; }
+    /// <summary>The entity as UTF-8 JSON, bound as it is (no UTF-16 string on the way to SQLite).</summary>
+    public byte[] Doc { get; }
 
     /// <summary>Indexes <paramref name="entity"/>; ArgumentException when it lacks a string id or a type array.</summary>
     public static EntityIndex Of(JsonObject entity)
@@ -122,7 +128,10 @@ internal sealed class EntityIndex
             throw CityOS.NgsiLd.Errors.NgsiLdException.BadRequest($"Entity '{id}' has more than {MaxGeoEntries} geo-property instances.");
         }
 
-        return new EntityIndex(id, typeArray.ToJsonString(DocOptions), types, attributes, geo, entity.ToJsonString(DocOptions));
+        var scratch = t_scratch ??= new JsonScratch();
+        var typesJson = Encoding.UTF8.GetString(scratch.Write(typeArray));
+        var doc = scratch.Write(entity).ToArray();
+        return new EntityIndex(id, typesJson, types, attributes, geo, doc, scratch);
     }
 
     /// <summary>The pairs of a stored attrs column.</summary>
@@ -197,10 +206,9 @@ internal sealed class EntityIndex
         return false;
     }
 
-    private static string PairsJson(List<(string Attribute, string AttributeType)> pairs)
+    private static string PairsJson(List<(string Attribute, string AttributeType)> pairs, JsonScratch scratch)
     {
-        var buffer = new ArrayBufferWriter<byte>(64 * (pairs.Count + 1));
-        using (var writer = new Utf8JsonWriter(buffer))
+        var writer = scratch.Start();
         {
             writer.WriteStartArray();
             foreach (var (attribute, attributeType) in pairs)
@@ -214,13 +222,12 @@ internal sealed class EntityIndex
             writer.WriteEndArray();
         }
 
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return Encoding.UTF8.GetString(scratch.Finish());
     }
 
-    private static string MakeGeoKey(List<GeoEntry> geo)
+    private static string MakeGeoKey(List<GeoEntry> geo, JsonScratch scratch)
     {
-        var buffer = new ArrayBufferWriter<byte>(64 * geo.Count);
-        using (var writer = new Utf8JsonWriter(buffer))
+        var writer = scratch.Start();
         {
             writer.WriteStartArray();
             foreach (var g in geo)
@@ -237,6 +244,46 @@ internal sealed class EntityIndex
             writer.WriteEndArray();
         }
 
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return Encoding.UTF8.GetString(scratch.Finish());
+    }
+
+    /// <summary>A reusable buffer and JSON writer (one per thread).</summary>
+#pragma warning disable CA1001 // Lives as long as its thread; disposing a Utf8JsonWriter only flushes it, and Finish flushes.
+    private sealed class JsonScratch
+#pragma warning restore CA1001
+    {
+        private const int InitialSize = 4096;
+        private readonly Utf8JsonWriter _writer;
+        private ArrayBufferWriter<byte> _buffer = new(InitialSize);
+
+        public JsonScratch() => _writer = new Utf8JsonWriter(_buffer, new JsonWriterOptions { Encoder = DocOptions.Encoder });
+
+        /// <summary>Clears the buffer and returns the writer, ready for one JSON value.</summary>
+        public Utf8JsonWriter Start()
+        {
+            // A huge entity must not pin a huge buffer for the life of the thread.
+            if (_buffer.Capacity > 1 << 20)
+            {
+                _buffer = new ArrayBufferWriter<byte>(InitialSize);
+            }
+
+            _buffer.ResetWrittenCount();
+            _writer.Reset(_buffer);
+            return _writer;
+        }
+
+        /// <summary>Flushes the writer; the bytes are valid until the next <see cref="Start"/>.</summary>
+        public ReadOnlySpan<byte> Finish()
+        {
+            _writer.Flush();
+            return _buffer.WrittenSpan;
+        }
+
+        /// <summary><paramref name="node"/> as UTF-8 JSON, valid until the next <see cref="Start"/>.</summary>
+        public ReadOnlySpan<byte> Write(JsonNode node)
+        {
+            node.WriteTo(Start(), DocOptions);
+            return Finish();
+        }
     }
 }

@@ -3,9 +3,12 @@ using System.Text.Json.Nodes;
 namespace CityOS.Storage.Sqlite.Internal;
 
 /// <summary>
-/// The bounding box of a GeoJSON geometry, for the R-tree.
-/// TODO(merge): switch to CityOS.NgsiLd.Geo.GeoJson.Envelope(JsonNode) once the geo work lands, and
-/// delete this helper. Until then it walks the nested coordinate arrays itself, which is all a bbox needs.
+/// The bounding box of a GeoJSON geometry, for the R-tree. Deliberately not
+/// <c>CityOS.NgsiLd.Geo.GeoJson.Envelope</c>: that one validates and throws BadRequest on anything that is
+/// not a valid geometry, and builds an NTS geometry to read its envelope. The index must accept whatever
+/// a stored entity holds (it boxes every geometry-looking value, not only valid GeoProperties, so that it
+/// stays a superset of what the geo evaluator may match) and runs on the single writer thread for every
+/// insert, where walking the coordinate arrays is all a bbox needs and allocates nothing.
 /// </summary>
 internal static class GeoEnvelope
 {

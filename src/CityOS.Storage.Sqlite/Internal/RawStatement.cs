@@ -35,7 +35,16 @@ internal sealed class RawStatement : IDisposable
 
     public RawStatement Bind(int index, string? value)
     {
-        Check(value is null ? raw.sqlite3_bind_null(_statement, index) : raw.sqlite3_bind_text(_statement, index, value));
+        // The UTF-16 form goes straight to SQLite, which converts it in C: the string overload of
+        // sqlite3_bind_text first allocates a managed UTF-8 copy of every value (ids, IRIs, whole docs).
+        Check(value is null ? raw.sqlite3_bind_null(_statement, index) : raw.sqlite3_bind_text16(_statement, index, value.AsSpan()));
+        return this;
+    }
+
+    /// <summary>Binds UTF-8 text as it is (SQLite copies it).</summary>
+    public RawStatement BindUtf8(int index, ReadOnlySpan<byte> value)
+    {
+        Check(raw.sqlite3_bind_text(_statement, index, value));
         return this;
     }
 
@@ -104,6 +113,9 @@ internal sealed class RawStatement : IDisposable
         public bool IsNull(int column) => raw.sqlite3_column_type(_owner._statement, column) == raw.SQLITE_NULL;
 
         public string GetString(int column) => raw.sqlite3_column_text(_owner._statement, column).utf8_to_string();
+
+        /// <summary>The column's UTF-8 text, valid until the next step or reset of the statement.</summary>
+        public ReadOnlySpan<byte> GetUtf8(int column) => raw.sqlite3_column_blob(_owner._statement, column);
 
         public string? GetStringOrNull(int column) => IsNull(column) ? null : GetString(column);
 

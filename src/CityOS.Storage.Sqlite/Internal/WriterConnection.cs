@@ -175,7 +175,7 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
     public JsonObject? GetEntity(long tenant, string id)
     {
         using var row = _getDoc.Bind(1, tenant).Bind(2, id).Query();
-        return row.Read() ? EntityQueryExecutor.ParseDoc(row.GetString(0)) : null;
+        return row.Read() ? EntityQueryExecutor.ParseDoc(row.GetUtf8(0)) : null;
     }
 
     public bool InsertEntity(long tenant, JsonObject entity)
@@ -184,7 +184,7 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
         long seq;
         using (var row = _insertEntity
             .Bind(1, tenant).Bind(2, index.Id).Bind(3, index.TypesJson).Bind(4, index.AttributesJson)
-            .Bind(5, index.Geo.Count).Bind(6, index.GeoKey).Bind(7, index.Doc)
+            .Bind(5, index.Geo.Count).Bind(6, index.GeoKey).BindUtf8(7, index.Doc)
             .Query())
         {
             if (!row.Read())
@@ -232,7 +232,7 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
         }
 
         _updateEntity
-            .Bind(1, index.TypesJson).Bind(2, index.AttributesJson).Bind(3, index.Geo.Count).Bind(4, index.GeoKey).Bind(5, index.Doc).Bind(6, seq)
+            .Bind(1, index.TypesJson).Bind(2, index.AttributesJson).Bind(3, index.Geo.Count).Bind(4, index.GeoKey).BindUtf8(5, index.Doc).Bind(6, seq)
             .Execute();
 
         if (!string.Equals(oldTypes, index.TypesJson, StringComparison.Ordinal))
