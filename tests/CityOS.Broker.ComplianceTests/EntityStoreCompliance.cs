@@ -250,6 +250,34 @@ public abstract class EntityStoreCompliance : IAsyncLifetime
         Assert.True(await Store.WriteAsync("city1", false, (s, ct) => s.DeleteAsync("urn:a", ct), None));
     }
 
+    [Theory]
+    [InlineData("urn:ngsi-ld:tenant:binh-duong")]
+    [InlineData("city.da_nang")]
+    public async Task Store_accepts_every_tenant_name_the_shared_rule_accepts(string tenant)
+    {
+        Assert.True(TenantName.IsValid(tenant));
+        Assert.True(await InsertAsync(Entity("urn:a", Vehicle), tenant));
+        Assert.True(await Store.TenantExistsAsync(tenant, None));
+    }
+
+    [Theory]
+    [InlineData("a/b")]
+    [InlineData("white space")]
+    [InlineData("tên")]
+    public async Task Store_refuses_tenant_names_the_shared_rule_refuses_before_the_work_runs(string tenant)
+    {
+        Assert.False(TenantName.IsValid(tenant));
+        var ran = false;
+        var error = await Assert.ThrowsAsync<NgsiLdException>(() => Store.WriteAsync(tenant, true, (_, _) =>
+        {
+            ran = true;
+            return ValueTask.FromResult(true);
+        }, None));
+
+        Assert.Equal(ErrorType.BadRequestData, error.Type);
+        Assert.False(ran);
+    }
+
     [Fact]
     public async Task Tenants_are_isolated()
     {
