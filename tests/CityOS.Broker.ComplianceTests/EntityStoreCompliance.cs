@@ -655,6 +655,17 @@ public abstract class EntityStoreCompliance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Query_with_an_idPattern_that_backtracks_past_its_time_limit_is_BadRequestData()
+    {
+        await InsertAsync(Entity("urn:" + new string('a', 40) + "!", Vehicle));
+
+        var error = await Assert.ThrowsAsync<NgsiLdException>(() =>
+            QueryAsync(new EntityQuery { IdPattern = new Regex("^urn:(a|aa)+$", RegexOptions.None, TimeSpan.FromMilliseconds(50)) }));
+
+        Assert.Equal(ErrorType.BadRequestData, error.Type);
+    }
+
+    [Fact]
     public async Task Query_with_q_is_exact_with_paging_and_count()
     {
         for (var i = 0; i < 20; i++)
