@@ -53,6 +53,13 @@ public sealed class EntityParserTests
         Assert.Equal(2, e.Count(p => p.Key.Contains(':', StringComparison.Ordinal) && p.Key != "id"));
     }
 
+    [Theory]
+    [InlineData("""{"type": "VocabProperty", "vocab": "bad name"}""")]
+    [InlineData("""{"type": "VocabProperty", "vocab": ["Diesel", "a<b"]}""")]
+    [InlineData("""{"type": "Property", "value": 1, "valueType": "not an iri"}""")]
+    public void Vocab_terms_that_do_not_expand_to_an_iri_are_bad_request_data(string attribute) =>
+        BadEntity($$$"""{"id": "urn:a:1", "type": "Car", "fuel": {{{attribute}}}}""");
+
     [Fact]
     public void Entity_id_longer_than_the_limit_is_bad_request_data()
     {
