@@ -250,6 +250,34 @@ public abstract class EntityStoreCompliance : IAsyncLifetime
         Assert.True(await Store.WriteAsync("city1", false, (s, ct) => s.DeleteAsync("urn:a", ct), None));
     }
 
+    [Theory]
+    [InlineData("urn:ngsi-ld:tenant:binh-duong")]
+    [InlineData("city.da_nang")]
+    public async Task Store_accepts_every_tenant_name_the_shared_rule_accepts(string tenant)
+    {
+        Assert.True(TenantName.IsValid(tenant));
+        Assert.True(await InsertAsync(Entity("urn:a", Vehicle), tenant));
+        Assert.True(await Store.TenantExistsAsync(tenant, None));
+    }
+
+    [Theory]
+    [InlineData("a/b")]
+    [InlineData("white space")]
+    [InlineData("tên")]
+    public async Task Store_refuses_tenant_names_the_shared_rule_refuses_before_the_work_runs(string tenant)
+    {
+        Assert.False(TenantName.IsValid(tenant));
+        var ran = false;
+        var error = await Assert.ThrowsAsync<NgsiLdException>(() => Store.WriteAsync(tenant, true, (_, _) =>
+        {
+            ran = true;
+            return ValueTask.FromResult(true);
+        }, None));
+
+        Assert.Equal(ErrorType.BadRequestData, error.Type);
+        Assert.False(ran);
+    }
+
     [Fact]
     public async Task Tenants_are_isolated()
     {
@@ -624,6 +652,17 @@ public abstract class EntityStoreCompliance : IAsyncLifetime
 
         Assert.Equal(["urn:ngsi-ld:Vehicle:1", "urn:ngsi-ld:Vehicle:3"], page.Entities.Select(e => (string)e["id"]!));
         Assert.Equal(2, page.TotalCount);
+    }
+
+    [Fact]
+    public async Task Query_with_an_idPattern_that_backtracks_past_its_time_limit_is_BadRequestData()
+    {
+        await InsertAsync(Entity("urn:" + new string('a', 40) + "!", Vehicle));
+
+        var error = await Assert.ThrowsAsync<NgsiLdException>(() =>
+            QueryAsync(new EntityQuery { IdPattern = new Regex("^urn:(a|aa)+$", RegexOptions.None, TimeSpan.FromMilliseconds(50)) }));
+
+        Assert.Equal(ErrorType.BadRequestData, error.Type);
     }
 
     [Fact]

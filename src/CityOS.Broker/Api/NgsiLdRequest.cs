@@ -185,7 +185,8 @@ internal static class NgsiLdRequest
         }
         else if (body is JsonArray a)
         {
-            // Batch bodies: every entity carries its @context; the first one's is used for all (as Orion-LD does).
+            // Batch bodies: every entity carries its @context. The first one is returned as the request's context
+            // (for the response Link); the batch reader expands each entity with its own.
             foreach (var item in a)
             {
                 if (item is JsonObject io && io.TryGetPropertyValue("@context", out var c))

@@ -391,7 +391,7 @@ public static class EntityParser
                     }
 
                     result[key] = TryGetString(node, out var valueType) && valueType.Length > 0
-                        ? context.ExpandVocabValue(valueType)
+                        ? ExpandVocab(path, Names.ValueType, valueType, context)
                         : throw NgsiLdException.BadRequest($"Attribute '{path}': valueType must be a string.");
                     break;
                 case Names.ObjectType:
@@ -590,7 +590,7 @@ public static class EntityParser
     {
         if (TryGetString(node, out var single) && single.Length > 0)
         {
-            return context.ExpandVocabValue(single);
+            return ExpandVocab(path, member, single, context);
         }
 
         if (node is not JsonArray { Count: > 0 } array)
@@ -606,10 +606,17 @@ public static class EntityParser
                 throw NgsiLdException.BadRequest($"Attribute '{path}': {member} must be a string or a non-empty array of strings.");
             }
 
-            result.Add(context.ExpandVocabValue(term));
+            result.Add(ExpandVocab(path, member, term, context));
         }
 
         return result;
+    }
+
+    // A vocab term must end up an IRI; "bad name" would otherwise be stored as an IRI with a space in it.
+    private static string ExpandVocab(string path, string member, string term, LdContext context)
+    {
+        var iri = context.ExpandVocabValue(term);
+        return NameRules.IsUri(iri) ? iri : throw NgsiLdException.BadRequest($"Attribute '{path}': {member} '{term}' does not expand to an IRI.");
     }
 
     private static string? ParseDatasetId(string path, JsonNode? node, LdContext context)

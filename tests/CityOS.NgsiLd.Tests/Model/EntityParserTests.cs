@@ -37,6 +37,36 @@ public sealed class EntityParserTests
     [InlineData("""{"id":"urn:a:1","type":"Car","scope":5}""")]
     public void Invalid_core_members_are_bad_request_data(string json) => BadEntity(json);
 
+    [Theory]
+    [InlineData("""{"@type": "DateTime", "@value": "2026-13-45T99:00:00Z"}""")]
+    [InlineData("""{"@type": "DateTime", "@value": 5}""")]
+    [InlineData("""{"@type": "Date", "@value": "2026-02-30"}""")]
+    [InlineData("""{"@type": "Time", "@value": "25:00:00"}""")]
+    [InlineData("""{"@type": "https://uri.etsi.org/ngsi-ld/DateTime", "@value": "yesterday"}""")]
+    public void Impossible_typed_temporal_values_are_bad_request_data(string value) =>
+        BadEntity($$$"""{"id": "urn:a:1", "type": "Car", "seen": {"type": "Property", "value": {{{value}}}}}""");
+
+    [Fact]
+    public void Valid_typed_temporal_values_and_other_typed_values_are_kept()
+    {
+        var e = ParseEntity("""{"id": "urn:a:1", "type": "Car", "seen": {"type": "Property", "value": {"@type": "DateTime", "@value": "2026-01-01T00:00:00Z"}}, "n": {"type": "Property", "value": {"@type": "Custom", "@value": "x"}}}""");
+        Assert.Equal(2, e.Count(p => p.Key.Contains(':', StringComparison.Ordinal) && p.Key != "id"));
+    }
+
+    [Theory]
+    [InlineData("""{"type": "VocabProperty", "vocab": "bad name"}""")]
+    [InlineData("""{"type": "VocabProperty", "vocab": ["Diesel", "a<b"]}""")]
+    [InlineData("""{"type": "Property", "value": 1, "valueType": "not an iri"}""")]
+    public void Vocab_terms_that_do_not_expand_to_an_iri_are_bad_request_data(string attribute) =>
+        BadEntity($$$"""{"id": "urn:a:1", "type": "Car", "fuel": {{{attribute}}}}""");
+
+    [Fact]
+    public void Entity_id_longer_than_the_limit_is_bad_request_data()
+    {
+        BadEntity($$$"""{"id": "urn:a:{{{new string('x', EntityParser.MaxEntityIdLength)}}}", "type": "Car"}""");
+        ParseEntity($$$"""{"id": "urn:a:{{{new string('x', EntityParser.MaxEntityIdLength - 6)}}}", "type": "Car"}""");
+    }
+
     [Fact]
     public void Fragment_needs_neither_id_nor_type()
     {
