@@ -73,7 +73,8 @@ internal static class EntitiesApi
         var entity = EntityParser.Parse(EntityObject(body, options.Value), context, PayloadKind.Entity);
         await service.CreateAsync(tenant, entity, ct);
         var id = (string)entity[Names.Id]!;
-        return Results.Created("/ngsi-ld/v1/entities/" + Uri.EscapeDataString(id), null);
+        // ':' is legal in a path segment; escaping it would make the Location differ from the id clients know.
+        return Results.Created("/ngsi-ld/v1/entities/" + Uri.EscapeDataString(id).Replace("%3A", ":", StringComparison.Ordinal), null);
     }
 
     private static async Task<IResult> RetrieveAsync(string entityId, HttpContext http, EntityService service, IContextResolver resolver, CancellationToken ct)
