@@ -51,7 +51,7 @@ public static class NameRules
 
             foreach (var ch in name)
             {
-                if (!char.IsLetterOrDigit(ch) && ch != '_')
+                if (!char.IsLetterOrDigit(ch) && ch != '_' && !IsCombiningMark(ch))
                 {
                     return false;
                 }
@@ -70,6 +70,11 @@ public static class NameRules
 
         return HasScheme(name) && Uri.TryCreate(name, UriKind.Absolute, out _);
     }
+
+    // Vietnamese typed in decomposed form (NFD) puts its tone marks in combining characters: "Trạm" as
+    // "Tra\u0323m". They belong to the letter before them, so they are allowed after the first character.
+    private static bool IsCombiningMark(char ch) =>
+        char.GetUnicodeCategory(ch) is System.Globalization.UnicodeCategory.NonSpacingMark or System.Globalization.UnicodeCategory.SpacingCombiningMark;
 
     /// <summary>True for an absolute URI (entity ids, Relationship targets, datasetIds).</summary>
     public static bool IsUri(string text)
