@@ -108,10 +108,11 @@ public sealed class SqliteEntityStore : IEntityStore, IAsyncDisposable
                     return null;
                 }
 
-                var command = c.Command("SELECT doc FROM entities WHERE tenant = $t AND id = $id");
+                // As a blob, the doc arrives as its UTF-8 bytes, which is what the JSON parser reads.
+                var command = c.Command("SELECT CAST(doc AS BLOB) FROM entities WHERE tenant = $t AND id = $id");
                 command.Parameters.AddWithValue("$t", tid);
                 command.Parameters.AddWithValue("$id", id);
-                return command.ExecuteScalar() is string doc ? EntityQueryExecutor.ParseDoc(doc) : null;
+                return command.ExecuteScalar() is byte[] doc ? EntityQueryExecutor.ParseDoc(doc) : null;
             },
             cancellationToken);
     }

