@@ -176,12 +176,13 @@ public sealed class BenchRunnerTests : IClassFixture<CityOSServer>, IDisposable
     [Fact]
     public async Task Interrupted_run_still_writes_what_it_measured()
     {
+        // Interrupt as soon as the first scenario has reported, whatever the machine's load: a fixed delay
+        // raced the scenario's own timing on a busy box.
         var options = Options() with { Scenarios = ["create", "batch"], PhaseDuration = TimeSpan.FromSeconds(1.5) };
         using var cancellation = new CancellationTokenSource();
-        using var output = new StringWriter();
+        using var output = new CancelOnLine(cancellation, "create ");
         using var runner = new BenchRunner(options, output);
 
-        cancellation.CancelAfter(TimeSpan.FromSeconds(3));
         var exitCode = await runner.RunAsync(cancellation.Token);
 
         Assert.Equal(BenchRunner.InterruptedExitCode, exitCode);
@@ -245,5 +246,24 @@ public sealed class BenchRunnerTests : IClassFixture<CityOSServer>, IDisposable
         var exitCode = await runner.RunAsync(CancellationToken.None);
         var json = JsonNode.Parse(await File.ReadAllTextAsync(options.OutPath))!;
         return (exitCode, output.ToString(), json);
+    }
+
+    /// <summary>Collects output and cancels once a line starting with a given text has been written.</summary>
+    private sealed class CancelOnLine(CancellationTokenSource cancellation, string prefix) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value is not null && value.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                cancellation.Cancel();
+            }
+        }
+
+        public override Task WriteLineAsync(string? value)
+        {
+            WriteLine(value);
+            return Task.CompletedTask;
+        }
     }
 }
