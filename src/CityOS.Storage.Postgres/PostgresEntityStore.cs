@@ -123,7 +123,13 @@ public sealed class PostgresEntityStore : IEntityStore, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(query);
         await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        // Several statements (count, page) must see one snapshot.
+        if (!(query.Count && query.Limit > 0))
+        {
+            // At most one statement: its own snapshot is enough.
+            return await QuerySql.PageAsync(connection, null, tenant, query, cancellationToken).ConfigureAwait(false);
+        }
+
+        // The count and the page may be two statements, which must see one snapshot.
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
         var page = await QuerySql.PageAsync(connection, transaction, tenant, query, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
