@@ -123,13 +123,8 @@ public sealed class PostgresEntityStore : IEntityStore, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(query);
         await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        if (!(query.Count && query.Limit > 0))
-        {
-            // At most one statement: its own snapshot is enough.
-            return await QuerySql.PageAsync(connection, null, tenant, query, cancellationToken).ConfigureAwait(false);
-        }
-
-        // The count and the page may be two statements, which must see one snapshot.
+        // A page may take several statements (count and page, or chunks of candidates), which must see one
+        // snapshot. Npgsql sends BEGIN with the first statement, so this costs only the COMMIT round trip.
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
         var page = await QuerySql.PageAsync(connection, transaction, tenant, query, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);

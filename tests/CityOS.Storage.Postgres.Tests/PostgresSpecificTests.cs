@@ -99,6 +99,33 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Pages_of_a_doc_filtered_query_are_exact_across_candidate_chunks()
+    {
+        const string N = "https://uri.etsi.org/ngsi-ld/default-context/n";
+        await _store.WriteAsync("", true, async (s, ct) =>
+        {
+            for (var i = 0; i < 3000; i++)
+            {
+                await s.InsertAsync(Entity($"urn:{i:D4}", Vehicle, (N, i % 1000)), ct);
+            }
+
+            return true;
+        }, None);
+        var q = QParser.Parse("n>=900", LdContext.Core);
+
+        // Offset 250 of the 300 matches lies past the first chunks of candidates (which grow from 64).
+        var page = await _store.QueryEntitiesAsync("", new EntityQuery { Q = q, Offset = 250, Limit = 30 }, None);
+        var last = await _store.QueryEntitiesAsync("", new EntityQuery { Q = q, Offset = 290, Limit = 30 }, None);
+        var counted = await _store.QueryEntitiesAsync("", new EntityQuery { Q = q, Offset = 290, Limit = 30, Count = true }, None);
+
+        Assert.Equal(Enumerable.Range(0, 30).Select(k => $"urn:{2950 + k:D4}"), page.Entities.Select(e => (string)e["id"]!));
+        Assert.Equal(Enumerable.Range(0, 10).Select(k => $"urn:{2990 + k:D4}"), last.Entities.Select(e => (string)e["id"]!));
+        Assert.Null(last.TotalCount);
+        Assert.Equal(300, counted.TotalCount);
+        Assert.Equal(last.Entities.Select(e => (string)e["id"]!), counted.Entities.Select(e => (string)e["id"]!));
+    }
+
+    [Fact]
     public async Task Concurrent_read_modify_writes_through_two_stores_lose_no_update()
     {
         await InsertAsync(Entity("urn:c", Vehicle, (Counter, 0)));

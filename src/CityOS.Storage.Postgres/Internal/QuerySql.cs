@@ -125,31 +125,74 @@ internal sealed class QuerySql
 
         var entities = new List<JsonObject>();
         long matched = 0;
-        await using (var command = sql.Command($"SELECT e.doc{sql.Where} ORDER BY e.seq", connection, transaction))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        if (query.Count)
         {
+            // Every candidate must be seen for the count: one statement streams them all.
+            await using var command = sql.Command($"SELECT e.doc{sql.Where} ORDER BY e.seq", connection, transaction);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 var entity = EntityRow.ParseDoc(reader.GetString(0));
-                if (!query.Matches(entity))
+                if (query.Matches(entity))
                 {
-                    continue;
-                }
+                    if (matched >= query.Offset && entities.Count < query.Limit)
+                    {
+                        entities.Add(entity);
+                    }
 
-                if (matched >= query.Offset && entities.Count < query.Limit)
-                {
-                    entities.Add(entity);
-                }
-
-                matched++;
-                if (!query.Count && entities.Count >= query.Limit)
-                {
-                    break;
+                    matched++;
                 }
             }
+
+            return new EntityPage(entities, matched);
         }
 
-        return new EntityPage(entities, query.Count ? matched : null);
+        // Without a count only the page is needed: candidates come in growing chunks after the last seq seen,
+        // so a selective q over a large type does not ship the whole type (a reader closed early still
+        // reads its remaining rows off the wire).
+        var slot = sql.Parameters.Count;
+        var text = $"SELECT e.seq, e.doc{sql.Where} AND e.seq > ${slot + 1} ORDER BY e.seq LIMIT ${slot + 2}";
+        var after = long.MinValue;
+        var chunk = Math.Clamp((query.Offset + query.Limit) * 2L, 64, 1024);
+        while (true)
+        {
+            var rows = 0;
+            await using (var command = sql.Command(text, connection, transaction))
+            {
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = after });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = chunk });
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    rows++;
+                    after = reader.GetInt64(0);
+                    var entity = EntityRow.ParseDoc(reader.GetString(1));
+                    if (!query.Matches(entity))
+                    {
+                        continue;
+                    }
+
+                    if (matched >= query.Offset)
+                    {
+                        if (entities.Count >= query.Limit)
+                        {
+                            return new EntityPage(entities, null);
+                        }
+
+                        entities.Add(entity);
+                    }
+
+                    matched++;
+                }
+            }
+
+            if (rows < chunk || entities.Count >= query.Limit)
+            {
+                return new EntityPage(entities, null);
+            }
+
+            chunk = Math.Min(chunk * 4, 16384);
+        }
     }
 
     /// <summary>The ids of every match in creation order (paging ignored).</summary>
