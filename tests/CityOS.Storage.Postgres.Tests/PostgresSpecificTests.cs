@@ -207,6 +207,16 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ready_while_the_server_answers_and_not_after_dispose()
+    {
+        Assert.Equal("postgres", _store.Name);
+        Assert.True(await _store.IsReadyAsync(None));
+        await using var other = new PostgresEntityStore(_database.ConnectionString);
+        await other.DisposeAsync();
+        Assert.False(await other.IsReadyAsync(None));
+    }
+
+    [Fact]
     public async Task A_schema_from_a_newer_build_is_refused_with_a_clear_message()
     {
         await _database.ExecuteAsync("INSERT INTO cityos_migrations (version, description) VALUES (999, 'from the future')");
