@@ -44,6 +44,14 @@ public sealed class PostgresEntityStore : IEntityStore, IAsyncDisposable
 
         // Never the password: this name goes into error messages and logs.
         _displayName = $"{builder.Host}:{builder.Port}/{builder.Database}" + (string.IsNullOrEmpty(builder.SearchPath) ? string.Empty : $" (search path {builder.SearchPath})");
+        if (builder.MaxAutoPrepare == 0)
+        {
+            // Every statement text is fixed (values are parameters), so preparing the hot ones on each pooled
+            // connection saves planning the insert/update CTEs and the query shapes on every call.
+            builder.MaxAutoPrepare = 64;
+            builder.AutoPrepareMinUsages = 2;
+        }
+
         _dataSource = NpgsqlDataSource.Create(builder);
     }
 
