@@ -54,7 +54,7 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
         await _database.ExecuteAsync("ANALYZE");
 
         var typePlan = await _store.ExplainQueryAsync("", new EntityQuery { Type = new TypeName(Rare) }, None);
-        Assert.Contains("entities_by_type", typePlan, StringComparison.Ordinal);
+        Assert.Contains("entity_types_by_type", typePlan, StringComparison.Ordinal);
 
         var geo = GeoQuery.Parse("within", "Polygon", "[[[0.9,0.9],[2.1,0.9],[2.1,2.1],[0.9,2.1],[0.9,0.9]]]", null, LdContext.Core);
         var geoPlan = await _store.ExplainQueryAsync("", new EntityQuery { Geo = geo }, None);
@@ -114,7 +114,7 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
         var q = QParser.Parse("n>=900", LdContext.Core);
 
         // Offset 250 of the 300 matches lies past the first chunks of candidates (which grow from 64).
-        var page = await _store.QueryEntitiesAsync("", new EntityQuery { Q = q, Offset = 250, Limit = 30 }, None);
+        var page = await _store.QueryEntitiesAsync("", new EntityQuery { Q = q, Type = new TypeName(Vehicle), Offset = 250, Limit = 30 }, None);
         var last = await _store.QueryEntitiesAsync("", new EntityQuery { Q = q, Offset = 290, Limit = 30 }, None);
         var counted = await _store.QueryEntitiesAsync("", new EntityQuery { Q = q, Offset = 290, Limit = 30, Count = true }, None);
 

@@ -37,9 +37,16 @@ internal static class PostgresSchema
                 doc json NOT NULL,
                 CONSTRAINT entities_tenant_id UNIQUE (tenant, id));
             CREATE INDEX entities_by_tenant ON entities (tenant, seq);
-            CREATE INDEX entities_by_type ON entities USING gin (tenant, types);
             CREATE INDEX entities_by_attr ON entities USING gin (tenant, attr_names);
 
+            -- One row per entity type, read in creation order: a page of a large type is an ordered index
+            -- scan that stops at the page's end (a GIN bitmap must fetch and sort the whole type first).
+            CREATE TABLE entity_types (
+                tenant text NOT NULL COLLATE "C",
+                type text NOT NULL COLLATE "C",
+                entity bigint NOT NULL REFERENCES entities (seq) ON DELETE CASCADE);
+            CREATE INDEX entity_types_by_type ON entity_types (tenant, type, entity);
+            CREATE INDEX entity_types_by_entity ON entity_types (entity);
             -- One box per geo-property instance; && on the GiST index finds the candidates of a geo-query.
             CREATE TABLE entity_geo (
                 tenant text NOT NULL COLLATE "C",

@@ -19,6 +19,8 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
         WITH e AS (
             INSERT INTO entities (tenant, id, types, attr_names, attrs, doc) VALUES ($1, $2, $3, $4, $5, $6)
             ON CONFLICT (tenant, id) DO NOTHING RETURNING seq),
+        t AS (
+            INSERT INTO entity_types (tenant, type, entity) SELECT $1, x.type, e.seq FROM e, unnest($3::text[]) AS x(type)),
         g AS (
             INSERT INTO entity_geo (tenant, entity, prop, box)
             SELECT $1, e.seq, x.prop, public.ST_MakeEnvelope(x.minx, x.miny, x.maxx, x.maxy)
@@ -26,11 +28,18 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
         SELECT count(*) FROM e
         """;
 
-    // The update keeps seq (the creation order); the geo boxes are replaced (the DELETE does not see the
-    // rows the INSERT adds: every CTE runs on the statement's snapshot).
+    // The update keeps seq (the creation order); only changed types are touched (both type CTEs see the rows
+    // as they were before the statement), and the geo boxes are replaced (the DELETE does not see the rows
+    // the INSERT adds: every CTE runs on the statement's snapshot).
     private const string UpdateSql = """
         WITH e AS (
             UPDATE entities SET types = $3, attr_names = $4, attrs = $5, doc = $6 WHERE tenant = $1 AND id = $2 RETURNING seq),
+        td AS (
+            DELETE FROM entity_types k USING e WHERE k.entity = e.seq AND NOT (k.type = ANY($3::text[]))),
+        ti AS (
+            INSERT INTO entity_types (tenant, type, entity)
+            SELECT $1, x.type, e.seq FROM e, unnest($3::text[]) AS x(type)
+            WHERE NOT EXISTS (SELECT 1 FROM entity_types k WHERE k.entity = e.seq AND k.type = x.type)),
         d AS (
             DELETE FROM entity_geo g USING e WHERE g.entity = e.seq),
         g AS (

@@ -9,20 +9,24 @@ using NpgsqlTypes;
 namespace CityOS.Storage.Postgres.Internal;
 
 /// <summary>
-/// One query as SQL: the filters an index can decide go into the WHERE clause (ids, types on the GIN
-/// index, attribute names on the GIN index, the geo search box as an <c>&amp;&amp;</c> on entity_geo's GiST
+/// One query as SQL: the filters an index can decide go into the WHERE clause (ids, types through
+/// entity_types, attribute names on the GIN index, the geo search box as an <c>&amp;&amp;</c> on entity_geo's GiST
 /// index); everything else (q, scopeQ, idPattern, the exact geo relation, type expressions with AND) is
 /// decided by <see cref="EntityQuery.Matches"/> on the parsed doc. When the SQL alone is exact, paging and
 /// counting run in the database and no doc is parsed beyond the page.
 /// </summary>
 internal sealed class QuerySql
 {
-    private QuerySql(string where, List<NpgsqlParameter> parameters, bool exact)
+    private QuerySql(string where, string order, List<NpgsqlParameter> parameters, bool exact)
     {
         Where = where;
+        Order = order;
         Parameters = parameters;
         Exact = exact;
     }
+
+    /// <summary>The creation-order column of the driving table (what ORDER BY and keyset chunks use).</summary>
+    public string Order { get; }
 
     /// <summary>"FROM entities e WHERE …" with parameters $1…$n.</summary>
     public string Where { get; }
@@ -47,19 +51,47 @@ internal sealed class QuerySql
             return "$" + parameters.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        var where = new StringBuilder(" FROM entities e WHERE e.tenant = ").Append(Add(tenant));
+        var where = new StringBuilder();
+        var order = "e.seq";
         var exact = query.Q is null && query.ScopeQ is null && query.Geo is null && query.IdPattern is null;
+        if (query.Type is TypeName typeName && query.Ids is not { Count: > 0 } && query.Geo?.SearchBox is null)
+        {
+            // entity_types drives, in its index order (= creation order), one entity lookup per row, so a page
+            // stops at its end. The LATERAL with OFFSET 0 keeps that nested loop: flattened, the planner chose a
+            // merge join that walked the entities of every earlier-created type first (11 ms against 0.5 ms
+            // for a page of 200 of 5,000 entities created after 20,000 others).
+            where.Append(" FROM entity_types k CROSS JOIN LATERAL (SELECT * FROM entities x WHERE x.seq = k.entity OFFSET 0) e WHERE k.tenant = ")
+                .Append(Add(tenant)).Append(" AND k.type = ").Append(Add(typeName.Iri));
+            order = "k.entity";
+        }
+        else
+        {
+            where.Append(" FROM entities e WHERE e.tenant = ").Append(Add(tenant));
+        }
+
         if (query.Ids is { Count: > 0 })
         {
             where.Append(" AND e.id = ANY(").Append(Add(query.Ids.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text)).Append(')');
         }
 
-        if (query.Type is { Types.Count: > 0 } type)
+        if (order == "k.entity")
+        {
+            // The single type name is decided by the driver, exactly.
+        }
+        else if (query.Type is { Types.Count: > 0 } type)
         {
             // Type expressions only combine names with AND/OR, so every match holds at least one of the named
             // types: the GIN overlap gives a superset, exact for a single name.
-            where.Append(" AND e.types && ").Append(Add(type.Types.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text));
-            exact &= type is TypeName;
+            if (type is TypeName single)
+            {
+                where.Append(" AND e.seq IN (SELECT k.entity FROM entity_types k WHERE k.tenant = $1 AND k.type = ").Append(Add(single.Iri)).Append(')');
+            }
+            else
+            {
+                where.Append(" AND e.seq IN (SELECT k.entity FROM entity_types k WHERE k.tenant = $1 AND k.type = ANY(")
+                    .Append(Add(type.Types.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text)).Append("))");
+                exact = false;
+            }
         }
         else if (query.Type is not null and not AnyType)
         {
@@ -87,7 +119,7 @@ internal sealed class QuerySql
                 .Append(Add(query.Geo.GeoProperty)).Append(')');
         }
 
-        return new QuerySql(where.ToString(), parameters, exact);
+        return new QuerySql(where.ToString(), order, parameters, exact);
     }
 
     /// <summary>A page of matches, with the total count when the query asks for it.</summary>
@@ -108,7 +140,7 @@ internal sealed class QuerySql
             {
                 var n = sql.Parameters.Count;
                 await using var select = sql.Command(
-                    $"SELECT e.doc{sql.Where} ORDER BY e.seq OFFSET ${n + 1} LIMIT ${n + 2}",
+                    $"SELECT e.doc{sql.Where} ORDER BY {sql.Order} OFFSET ${n + 1} LIMIT ${n + 2}",
                     connection,
                     transaction);
                 select.Parameters.Add(new NpgsqlParameter<long> { TypedValue = Math.Max(0, query.Offset) });
@@ -128,7 +160,7 @@ internal sealed class QuerySql
         if (query.Count)
         {
             // Every candidate must be seen for the count: one statement streams them all.
-            await using var command = sql.Command($"SELECT e.doc{sql.Where} ORDER BY e.seq", connection, transaction);
+            await using var command = sql.Command($"SELECT e.doc{sql.Where} ORDER BY {sql.Order}", connection, transaction);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -151,7 +183,7 @@ internal sealed class QuerySql
         // so a selective q over a large type does not ship the whole type (a reader closed early still
         // reads its remaining rows off the wire).
         var slot = sql.Parameters.Count;
-        var text = $"SELECT e.seq, e.doc{sql.Where} AND e.seq > ${slot + 1} ORDER BY e.seq LIMIT ${slot + 2}";
+        var text = $"SELECT e.seq, e.doc{sql.Where} AND {sql.Order} > ${slot + 1} ORDER BY {sql.Order} LIMIT ${slot + 2}";
         var after = long.MinValue;
         var chunk = Math.Clamp((query.Offset + query.Limit) * 2L, 64, 1024);
         while (true)
@@ -201,7 +233,7 @@ internal sealed class QuerySql
         var sql = For(tenant, query);
         var ids = new List<string>();
         await using var command = sql.Command(
-            sql.Exact ? $"SELECT e.id, NULL{sql.Where} ORDER BY e.seq" : $"SELECT e.id, e.doc{sql.Where} ORDER BY e.seq",
+            sql.Exact ? $"SELECT e.id, NULL{sql.Where} ORDER BY {sql.Order}" : $"SELECT e.id, e.doc{sql.Where} ORDER BY {sql.Order}",
             connection,
             transaction);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -220,7 +252,7 @@ internal sealed class QuerySql
     public static async Task<string> ExplainAsync(NpgsqlConnection connection, string tenant, EntityQuery query, CancellationToken cancellationToken)
     {
         var sql = For(tenant, query);
-        await using var command = sql.Command($"EXPLAIN SELECT e.doc{sql.Where} ORDER BY e.seq", connection, null);
+        await using var command = sql.Command($"EXPLAIN SELECT e.doc{sql.Where} ORDER BY {sql.Order}", connection, null);
         var lines = new StringBuilder();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
