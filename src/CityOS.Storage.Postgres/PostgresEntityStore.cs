@@ -10,10 +10,11 @@ namespace CityOS.Storage.Postgres;
 
 /// <summary>
 /// The shared store: PostgreSQL with PostGIS, usable by several broker nodes at once. Entities are rows of
-/// one table holding the internal form as JSON, with GIN indexes on types and attribute names and a GiST
-/// index of geo-property boxes. Tenants share the tables: every index is led by the tenant column, so a
-/// tenant is one row in <c>tenants</c>, created by its first write without any DDL. Each WriteAsync is one
-/// transaction on its own pooled connection; reads use pooled connections beside it.
+/// one table holding the internal form as JSON, with a type table read in creation order, a GIN index on
+/// attribute names and a GiST index of geo-property boxes. Tenants share the tables: every index a query
+/// searches is led by the tenant column, so a tenant is one row in <c>tenants</c>, created by its first
+/// write without any DDL. Each WriteAsync is one transaction on its own pooled connection; reads use pooled
+/// connections beside it.
 /// </summary>
 public sealed class PostgresEntityStore : IEntityStore, IAsyncDisposable
 {

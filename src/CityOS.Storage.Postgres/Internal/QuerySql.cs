@@ -81,7 +81,7 @@ internal sealed class QuerySql
         else if (query.Type is { Types.Count: > 0 } type)
         {
             // Type expressions only combine names with AND/OR, so every match holds at least one of the named
-            // types: the GIN overlap gives a superset, exact for a single name.
+            // types: entity_types gives a superset, exact for a single name.
             if (type is TypeName single)
             {
                 where.Append(" AND e.seq IN (SELECT k.entity FROM entity_types k WHERE k.tenant = $1 AND k.type = ").Append(Add(single.Iri)).Append(')');
