@@ -7,10 +7,28 @@ cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 log=$(mktemp -t cityos-test.XXXXXX)
-trap 'rm -f "$log"' EXIT
+# A throwaway PostgreSQL/PostGIS server for tests/CityOS.Storage.Postgres.Tests, removed on any exit.
+pgdir=$(mktemp -d -t cityos-pg.XXXXXX)
+pgstart=
+# Waits for a start still running (a failed build exits early) so that no server outlives the run.
+trap '[[ -n "$pgstart" ]] && wait "$pgstart" 2>/dev/null; scripts/postgres.sh stop "$pgdir" || true; rm -f "$log" "$pgdir.out"' EXIT
+
+# The server (and on a fresh machine its packages) comes up while the solution builds.
+scripts/postgres.sh start "$pgdir" >"$pgdir.out" 2>&1 &
+pgstart=$!
 
 echo "== build"
 dotnet build CityOS.slnx -c Release -nologo -v quiet -clp:ErrorsOnly
+
+echo "== postgres"
+if ! wait "$pgstart"; then
+    cat "$pgdir.out" >&2
+    echo "scripts/postgres.sh could not start the PostgreSQL test server" >&2
+    exit 1
+fi
+pgstart=
+export "$(grep '^CITYOS_TEST_POSTGRES=' "$pgdir.out")"
+echo "test server: $CITYOS_TEST_POSTGRES"
 
 echo "== tests"
 set +e

@@ -11,8 +11,11 @@ public sealed class CityOSOptions
     [Required]
     public string DataDirectory { get; set; } = "./data";
 
-    /// <summary>Storage backend: "sqlite" (embedded default).</summary>
+    /// <summary>Storage backend: "sqlite" (embedded default) or "postgres" (shared, needs <see cref="ConnectionString"/>).</summary>
     [Required]
-    [RegularExpression("^(sqlite)$", ErrorMessage = "The store must be 'sqlite'.")]
+    [RegularExpression("^(sqlite|postgres)$", ErrorMessage = "The store must be 'sqlite' or 'postgres'.")]
     public string Store { get; set; } = "sqlite";
+
+    /// <summary>The PostgreSQL connection string (Npgsql syntax) of the "postgres" store.</summary>
+    public string? ConnectionString { get; set; }
 }

@@ -97,4 +97,40 @@ public sealed class SettingsTests
         Assert.Contains("invalid setting CityOS", captured.ToString(), StringComparison.Ordinal);
         Assert.Contains("Store", captured.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Postgres_store_without_a_connection_string_fails_at_build_naming_the_setting()
+    {
+        var settings = new Dictionary<string, string?> { ["CityOS:Urls"] = "http://127.0.0.1:0", ["CityOS:Store"] = "postgres" };
+        var error = Assert.Throws<InvalidSettingException>(() => ServerHost.Build(settings));
+        Assert.Equal("CityOS:ConnectionString", error.Setting);
+    }
+
+    [Fact]
+    public async Task Run_returns_2_with_one_line_naming_the_database_when_postgres_is_unreachable()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["CityOS:Urls"] = "http://127.0.0.1:0",
+            ["CityOS:Store"] = "postgres",
+            ["CityOS:ConnectionString"] = "Host=127.0.0.1;Port=1;Database=citydb;Username=u;Password=hidden;Timeout=3",
+        };
+        var previous = Console.Error;
+        using var captured = new StringWriter();
+        Console.SetError(captured);
+        try
+        {
+            Assert.Equal(2, await ServerHost.RunAsync(settings, CancellationToken.None));
+        }
+        finally
+        {
+            Console.SetError(previous);
+        }
+
+        var output = captured.ToString();
+        Assert.StartsWith("cityos: cannot open the store: ", output, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.1:1/citydb", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("hidden", output, StringComparison.Ordinal);
+        Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
 }

@@ -34,7 +34,11 @@ internal static class CommandLine
         };
         var store = new Option<string?>("--store")
         {
-            Description = "Storage backend: sqlite (default; setting CityOS:Store, env CITYOS__STORE).",
+            Description = "Storage backend: sqlite (default) or postgres (setting CityOS:Store, env CITYOS__STORE).",
+        };
+        var connection = new Option<string?>("--connection")
+        {
+            Description = "PostgreSQL connection string of --store postgres, e.g. \"Host=db;Database=cityos;Username=cityos;Password=…\" (setting CityOS:ConnectionString, env CITYOS__CONNECTIONSTRING).",
         };
         var maxPage = new Option<int?>("--max-page-size")
         {
@@ -43,7 +47,7 @@ internal static class CommandLine
 
         var command = new Command("serve", "Run the CityOS server (the NGSI-LD API under /ngsi-ld/v1, /health, /version, /openapi/v1.json).")
         {
-            urls, dataDir, store, maxPage,
+            urls, dataDir, store, connection, maxPage,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -61,6 +65,11 @@ internal static class CommandLine
             if (parse.GetValue(store) is { } s)
             {
                 overrides["CityOS:Store"] = s;
+            }
+
+            if (parse.GetValue(connection) is { } c)
+            {
+                overrides["CityOS:ConnectionString"] = c;
             }
 
             if (parse.GetValue(maxPage) is { } m)

@@ -41,8 +41,7 @@ public static class ServerHost
         builder.Services.AddOptions<CityOSOptions>().BindConfiguration(CityOSOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOpenApi();
-        var dataDirectory = builder.Configuration["CityOS:DataDirectory"] ?? new CityOSOptions().DataDirectory;
-        builder.Services.AddSqliteStore(Path.GetFullPath(dataDirectory));
+        AddStore(builder.Services, builder.Configuration);
         builder.Services.AddNgsiLdBroker(PublicBaseUrl(builder.Configuration["CityOS:PublicUrl"], urls));
 
         var app = builder.Build();
@@ -58,6 +57,29 @@ public static class ServerHost
         app.MapOpenApi();
         app.MapSystemEndpoints();
         return app;
+    }
+
+    /// <summary>
+    /// Registers the store CityOS:Store names: PostgreSQL when "postgres" (CityOS:ConnectionString required),
+    /// else the embedded SQLite store (an unknown name fails later, in option validation, naming the setting).
+    /// </summary>
+    private static void AddStore(IServiceCollection services, ConfigurationManager configuration)
+    {
+        if (string.Equals(configuration["CityOS:Store"], "postgres", StringComparison.Ordinal))
+        {
+            var connectionString = configuration["CityOS:ConnectionString"];
+            if (string.IsNullOrWhiteSpace(connectionString))
+            {
+                throw new InvalidSettingException("CityOS:ConnectionString", "the postgres store needs a connection string (--connection \"Host=…;Database=…;Username=…\")");
+            }
+
+            // A malformed string fails when the store is first resolved, which RunAsync reports in one line.
+            services.AddPostgresStore(connectionString);
+            return;
+        }
+
+        var dataDirectory = configuration["CityOS:DataDirectory"] ?? new CityOSOptions().DataDirectory;
+        services.AddSqliteStore(Path.GetFullPath(dataDirectory));
     }
 
     /// <summary>Splits and checks CityOS:Urls: each must be an absolute http or https URL.</summary>
@@ -130,6 +152,19 @@ public static class ServerHost
         {
             app = Build(overrides);
             ValidateSettings(app.Services);
+            // Opened before the host starts so that an unreachable database is one clear line, not a
+            // hosted-service stack trace (the broker's own start-up call then finds it open).
+            try
+            {
+                await app.Services.GetRequiredService<CityOS.Broker.Storage.IEntityStore>().InitializeAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+            {
+                // Unreachable or missing database, no PostGIS, a newer schema, a malformed connection string.
+                await Console.Error.WriteLineAsync($"cityos: cannot open the store: {e.Message}").ConfigureAwait(false);
+                return 2;
+            }
+
             await app.RunAsync(cancellationToken).ConfigureAwait(false);
             return 0;
         }

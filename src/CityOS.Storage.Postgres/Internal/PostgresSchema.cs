@@ -1,0 +1,119 @@
+using Npgsql;
+
+namespace CityOS.Storage.Postgres.Internal;
+
+/// <summary>
+/// Versioned schema migrations, applied in order at start-up. Every node runs them under one
+/// transaction-scoped advisory lock, so two nodes starting together apply each version exactly once: the
+/// second waits, then finds it applied. Tables go in the first schema of the connection's search path;
+/// the extensions in <c>public</c> (they are per database, and every schema's indexes need them).
+/// </summary>
+internal static class PostgresSchema
+{
+    /// <summary>The advisory lock key of migrations ("CityOS" in ASCII); one per database, whatever the schema.</summary>
+    private const long MigrationLock = 0x43_69_74_79_4F_53;
+
+    private static readonly (int Version, string Description, string Sql)[] Migrations =
+    [
+        (1, "entities, tenants, geo boxes, hosted contexts", """
+            CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public;
+            CREATE EXTENSION IF NOT EXISTS btree_gin SCHEMA public;
+            CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public;
+
+            CREATE TABLE tenants (
+                name text PRIMARY KEY COLLATE "C",
+                created_at timestamptz NOT NULL DEFAULT now());
+            INSERT INTO tenants (name) VALUES ('');
+
+            -- seq is the creation order (a recreated entity gets a new one and goes last). doc is json, not
+            -- jsonb: jsonb reorders keys and respells numbers, and responses must keep the stored form.
+            CREATE TABLE entities (
+                seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                tenant text NOT NULL COLLATE "C",
+                id text NOT NULL COLLATE "C",
+                types text[] NOT NULL,
+                attr_names text[] NOT NULL,
+                attrs jsonb NOT NULL,
+                doc json NOT NULL,
+                CONSTRAINT entities_tenant_id UNIQUE (tenant, id));
+            CREATE INDEX entities_by_tenant ON entities (tenant, seq);
+            CREATE INDEX entities_by_attr ON entities USING gin (tenant, attr_names);
+
+            -- One row per entity type, read in creation order: a page of a large type is an ordered index
+            -- scan that stops at the page's end (a GIN bitmap must fetch and sort the whole type first).
+            CREATE TABLE entity_types (
+                tenant text NOT NULL COLLATE "C",
+                type text NOT NULL COLLATE "C",
+                entity bigint NOT NULL REFERENCES entities (seq) ON DELETE CASCADE);
+            CREATE INDEX entity_types_by_type ON entity_types (tenant, type, entity);
+            CREATE INDEX entity_types_by_entity ON entity_types (entity);
+            -- One box per geo-property instance; && on the GiST index finds the candidates of a geo-query.
+            CREATE TABLE entity_geo (
+                tenant text NOT NULL COLLATE "C",
+                entity bigint NOT NULL REFERENCES entities (seq) ON DELETE CASCADE,
+                prop text NOT NULL,
+                box public.geometry NOT NULL);
+            CREATE INDEX entity_geo_by_box ON entity_geo USING gist (tenant, box);
+            CREATE INDEX entity_geo_by_entity ON entity_geo (entity);
+
+            CREATE TABLE contexts (
+                id text PRIMARY KEY COLLATE "C",
+                kind text NOT NULL,
+                body text NOT NULL,
+                created_at text NOT NULL);
+            """),
+    ];
+
+    /// <summary>The newest schema version this build knows.</summary>
+    public static int CurrentVersion => Migrations[^1].Version;
+
+    /// <summary>Applies every missing migration; refuses a database migrated by a newer build.</summary>
+    public static async Task MigrateAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock({MigrationLock})", cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(
+            connection,
+            transaction,
+            "CREATE TABLE IF NOT EXISTS cityos_migrations (version int PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+            cancellationToken).ConfigureAwait(false);
+
+        var applied = new HashSet<int>();
+        await using (var command = new NpgsqlCommand("SELECT version FROM cityos_migrations", connection, transaction))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                applied.Add(reader.GetInt32(0));
+            }
+        }
+
+        if (applied.Count > 0 && applied.Max() > CurrentVersion)
+        {
+            throw new InvalidOperationException(
+                $"The database schema is at version {applied.Max()}, newer than this build knows ({CurrentVersion}); upgrade CityOS.");
+        }
+
+        foreach (var (version, description, sql) in Migrations)
+        {
+            if (applied.Contains(version))
+            {
+                continue;
+            }
+
+            await ExecuteAsync(connection, transaction, sql, cancellationToken).ConfigureAwait(false);
+            await using var record = new NpgsqlCommand("INSERT INTO cityos_migrations (version, description) VALUES ($1, $2)", connection, transaction);
+            record.Parameters.Add(new NpgsqlParameter<int> { TypedValue = version });
+            record.Parameters.Add(new NpgsqlParameter<string> { TypedValue = description });
+            await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}
