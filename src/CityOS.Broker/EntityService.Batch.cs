@@ -87,9 +87,11 @@ public sealed partial class EntityService
         Func<Storage.IEntityWriteSession, BatchItem, BatchResult, CancellationToken, ValueTask> apply,
         CancellationToken cancellationToken)
     {
-        var result = new BatchResult();
-        await _store.WriteAsync(tenant, createTenant, async (s, ct) =>
+        // The result is built inside the work: a store may run the work again after a transient conflict
+        // (e.g. a deadlock between two batches), and a retry must not add to a previous attempt's result.
+        return await _store.WriteAsync(tenant, createTenant, async (s, ct) =>
         {
+            var result = new BatchResult();
             foreach (var item in items)
             {
                 if (item.Error is not null)
@@ -110,8 +112,7 @@ public sealed partial class EntityService
                 }
             }
 
-            return true;
+            return result;
         }, cancellationToken);
-        return result;
     }
 }

@@ -40,6 +40,8 @@ public interface IEntityStore
     /// If <paramref name="work"/> throws, nothing it wrote is kept and the exception propagates.
     /// With <paramref name="createTenant"/> the tenant is created if missing; otherwise a missing tenant
     /// fails with NonexistentTenant before <paramref name="work"/> runs.
+    /// A store may run <paramref name="work"/> more than once, in a fresh transaction, after a transient conflict
+    /// (deadlock, serialization failure); so work must have no effects outside the session until it returns.
     /// </summary>
     Task<T> WriteAsync<T>(string tenant, bool createTenant, Func<IEntityWriteSession, CancellationToken, ValueTask<T>> work, CancellationToken cancellationToken);
 
