@@ -138,6 +138,38 @@ public sealed partial class StoreEquivalenceTests(SqliteServer sqlite, PostgresS
         yield return (HttpMethod.Get, "entities?type=Lamp&count=true", null);
         yield return (HttpMethod.Get, "entities?type=Lamp&q=power>=45&options=keyValues", null);
 
+        // Values where the stores' own types could leak through: numbers, strings, collation, regex dialects.
+        yield return (HttpMethod.Post, "entityOperations/create", """
+            [{"id": "urn:ngsi-ld:Edge:1", "type": "Edge", "n": {"type": "Property", "value": 1.0}, "s": {"type": "Property", "value": "apple"}, "t": {"type": "Property", "value": "2026-01-02T03:04:05Z"}},
+             {"id": "urn:ngsi-ld:Edge:2", "type": "Edge", "n": {"type": "Property", "value": 0.30000000000000004}, "s": {"type": "Property", "value": "Banana"}, "t": {"type": "Property", "value": "2026-01-02T03:04:05.5Z"}},
+             {"id": "urn:ngsi-ld:Edge:3", "type": "Edge", "n": {"type": "Property", "value": 12345678901234567}, "s": {"type": "Property", "value": "éclair"}, "t": {"type": "Property", "value": {"@type": "DateTime", "@value": "2026-01-03T00:00:00Z"}}},
+             {"id": "urn:ngsi-ld:Edge:4", "type": "Edge", "n": {"type": "Property", "value": -1e-7}, "s": {"type": "Property", "value": "apple pie"}, "b": {"type": "Property", "value": true}},
+             {"id": "urn:ngsi-ld:Edge:5", "type": "Edge", "n": {"type": "Property", "value": [1, 2, 3]}, "s": {"type": "Property", "value": ["x", "apple"]}, "b": {"type": "Property", "value": false}},
+             {"id": "urn:ngsi-ld:Edge:6", "type": "Edge", "s": {"type": "Property", "value": "APPLE"}, "o": {"type": "Property", "value": {"k": [{"z": 1}, {"z": 2}]}}}]
+            """);
+        yield return (HttpMethod.Get, "entities?type=Edge&options=keyValues", null);
+        foreach (var q in new[]
+                 {
+                     "n==1", "n>0.3", "n<0", "n==2", "n==1..2", "n>=12345678901234566", "s==%22apple%22", "s>%22Banana%22", "s<%22b%22",
+                     "s==%22apple%22,%22APPLE%22", "s~=%5Eapp", "s~=(%3Fi)%5Eapp", "s~=pie%24", "s!=%22apple%22", "b==true", "b==false", "b!=true",
+                     "t>2026-01-02T03:04:05Z", "t==2026-01-02T03:04:05Z", "t<2026-01-03T00:00:00Z", "o[k][z]==2", "s==%22%C3%A9clair%22", "n==%221%22",
+                 })
+        {
+            yield return (HttpMethod.Get, "entities?type=Edge&attrs=n&count=true&q=" + q, null);
+        }
+
+        yield return (HttpMethod.Get, "entities?type=Edge&idPattern=Edge:[1-3]$&count=true&attrs=s", null);
+        yield return (HttpMethod.Get, "entities?idPattern=(?i)urn:NGSI-LD:edge:1&attrs=s", null);
+        yield return (HttpMethod.Get, "entities?type=Edge&idPattern=%5Curn&attrs=s", null);
+        yield return (HttpMethod.Get, "entities?type=Edge&limit=2&offset=4&count=true&attrs=s", null);
+        yield return (HttpMethod.Get, "entities?type=Edge&limit=2&offset=40&count=true", null);
+        yield return (HttpMethod.Get, "entities?type=edge&count=true", null);
+        yield return (HttpMethod.Get, "entities?type=Edge,Lamp&attrs=power,s&count=true&options=keyValues", null);
+        yield return (HttpMethod.Get, "entities?type=(Edge;Lamp)|Building&count=true&options=keyValues&attrs=s", null);
+        yield return (HttpMethod.Get, "entities?type=Building;Landmark&count=true&options=keyValues&attrs=floors", null);
+        yield return (HttpMethod.Get, "entities?q=label[vi]==%22T%C3%B2a%20nh%C3%A0%22&count=true&attrs=label", null);
+        yield return (HttpMethod.Get, "entities?type=Building&lang=vi&options=keyValues", null);
+        yield return (HttpMethod.Get, "entities?type=Building&datasetId=urn:ngsi-ld:Dataset:b&attrs=floors", null);
         // Discovery.
         yield return (HttpMethod.Get, "types", null);
         yield return (HttpMethod.Get, "types?details=true", null);
