@@ -138,6 +138,18 @@ public sealed partial class StoreEquivalenceTests(SqliteServer sqlite, PostgresS
         yield return (HttpMethod.Get, "entities?type=Lamp&count=true", null);
         yield return (HttpMethod.Get, "entities?type=Lamp&q=power>=45&options=keyValues", null);
 
+        // Type changes and re-creation, which move entities between the stores' per-type indexes.
+        yield return (HttpMethod.Post, "entityOperations/upsert?options=update", """[{"id": "urn:ngsi-ld:Lamp:1", "type": ["Lamp", "Landmark"]}]""");
+        yield return (HttpMethod.Post, "entityOperations/upsert", """[{"id": "urn:ngsi-ld:Lamp:3", "type": "Landmark", "power": {"type": "Property", "value": 50}}]""");
+        yield return (HttpMethod.Put, "entities/urn:ngsi-ld:Sensor:06", """{"type": ["Sensor", "Landmark"], "temperature": {"type": "Property", "value": 2}}""");
+        yield return (HttpMethod.Post, "entities", """{"id": "urn:ngsi-ld:Sensor:05", "type": "Sensor", "temperature": {"type": "Property", "value": 5}}""");
+        yield return (HttpMethod.Get, "entities?type=Landmark&count=true&options=keyValues&attrs=power,temperature", null);
+        yield return (HttpMethod.Get, "entities?type=Sensor&count=true&options=keyValues&attrs=temperature", null);
+        yield return (HttpMethod.Get, "entities?type=Lamp,Landmark&count=true&limit=3&offset=1&options=keyValues&attrs=power", null);
+        yield return (HttpMethod.Get, "entities?type=Lamp;Landmark&count=true&options=keyValues&attrs=power", null);
+        yield return (HttpMethod.Get, "entities?type=Lamp&q=temperature<10|power>40&options=keyValues", null);
+        yield return (HttpMethod.Get, "types/Landmark", null);
+
         // Values where the stores' own types could leak through: numbers, strings, collation, regex dialects.
         yield return (HttpMethod.Post, "entityOperations/create", """
             [{"id": "urn:ngsi-ld:Edge:1", "type": "Edge", "n": {"type": "Property", "value": 1.0}, "s": {"type": "Property", "value": "apple"}, "t": {"type": "Property", "value": "2026-01-02T03:04:05Z"}},
