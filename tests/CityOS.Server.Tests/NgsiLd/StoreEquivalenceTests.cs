@@ -225,10 +225,37 @@ public sealed partial class StoreEquivalenceTests(SqliteServer sqlite, PostgresS
         Assert.True(differences.Length == 0, "the stores answered differently:\n" + differences);
     }
 
-    /// <summary>Status, result count and normalised body of one request, as one comparable line.</summary>
-    private static async Task<string> AnswerAsync(HttpClient client, HttpMethod method, string path, string? body)
+    [Fact]
+    public async Task SQLite_and_PostgreSQL_servers_treat_unknown_tenants_and_racing_creates_alike()
     {
-        using var response = await client.SendAsync(method, path, body, tenant: Tenant);
+        // Requests in a tenant nobody has written to, then concurrent creates of one id: exactly one wins.
+        const string Unknown = "never-written";
+        string[] reads = ["entities?type=T", "entities/urn:ngsi-ld:T:1", "types", "attributes"];
+        foreach (var path in reads)
+        {
+            Assert.Equal(
+                await AnswerAsync(sqlite.Client, HttpMethod.Get, path, null, Unknown),
+                await AnswerAsync(postgres.Client, HttpMethod.Get, path, null, Unknown));
+        }
+
+        foreach (var server in new CityOSServer[] { sqlite, postgres })
+        {
+            var tenant = "race" + Guid.NewGuid().ToString("N")[..8];
+            var statuses = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+            {
+                using var response = await server.Client.NgPostAsync("entities", """{"id": "urn:ngsi-ld:T:race", "type": "T"}""", tenant);
+                return (int)response.StatusCode;
+            }));
+            Assert.True(
+                statuses.Count(s => s == 201) == 1 && statuses.Count(s => s == 409) == 7,
+                $"{server.Store}: {string.Join(',', statuses)}");
+        }
+    }
+
+    /// <summary>Status, result count and normalised body of one request, as one comparable line.</summary>
+    private static async Task<string> AnswerAsync(HttpClient client, HttpMethod method, string path, string? body, string tenant = Tenant)
+    {
+        using var response = await client.SendAsync(method, path, body, tenant: tenant);
         var count = response.Headers.TryGetValues("NGSILD-Results-Count", out var values) ? string.Join(',', values) : "-";
         var text = await response.Content.ReadAsStringAsync();
         string normalised;
