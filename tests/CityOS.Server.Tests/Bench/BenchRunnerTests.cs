@@ -10,7 +10,7 @@ namespace CityOS.Server.Tests.Bench;
 /// <c>cityos bench</c> against the real CityOS app (one server for the class; every test uses its own
 /// tenant, so datasets never mix). Phases are a fraction of a second and datasets a few hundred entities.
 /// </summary>
-public sealed class BenchRunnerTests : IClassFixture<CityOSServer>, IDisposable
+public abstract class BenchRunnerTests : IDisposable
 {
     private const int Entities = 300;
     private const int BatchSize = 50;
@@ -19,13 +19,17 @@ public sealed class BenchRunnerTests : IClassFixture<CityOSServer>, IDisposable
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "cityos-bench-" + Guid.NewGuid().ToString("N"));
     private readonly string _tenant = "bench-" + Guid.NewGuid().ToString("N")[..12];
 
-    public BenchRunnerTests(CityOSServer server)
+    protected BenchRunnerTests(CityOSServer server)
     {
         _server = server;
         Directory.CreateDirectory(_directory);
     }
 
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
+    public void Dispose()
+    {
+        Directory.Delete(_directory, recursive: true);
+        GC.SuppressFinalize(this);
+    }
 
     [Fact]
     public async Task Default_scenarios_run_against_the_broker_and_each_gets_a_verdict_in_the_file()
@@ -267,3 +271,7 @@ public sealed class BenchRunnerTests : IClassFixture<CityOSServer>, IDisposable
         }
     }
 }
+
+public sealed class BenchRunnerTestsOnSqlite(SqliteServer server) : BenchRunnerTests(server), IClassFixture<SqliteServer>;
+
+public sealed class BenchRunnerTestsOnPostgres(PostgresServer server) : BenchRunnerTests(server), IClassFixture<PostgresServer>;

@@ -3,8 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace CityOS.Server.Tests.NgsiLd;
 
-[Collection(SharedServer.Name)]
-public sealed class BatchAndTenantTests(CityOSServer server)
+public abstract class BatchAndTenantTests(CityOSServer server)
 {
     private readonly HttpClient _client = server.Client;
 
@@ -139,3 +138,9 @@ public sealed class BatchAndTenantTests(CityOSServer server)
         await (await _client.NgPostAsync("entityOperations/create", "{}")).ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
     }
 }
+
+[Collection(SharedSqliteServer.Name)]
+public sealed class BatchAndTenantTestsOnSqlite(SqliteServer server) : BatchAndTenantTests(server);
+
+[Collection(SharedPostgresServer.Name)]
+public sealed class BatchAndTenantTestsOnPostgres(PostgresServer server) : BatchAndTenantTests(server);

@@ -7,8 +7,7 @@ namespace CityOS.Server.Tests.NgsiLd;
 /// Conformance checks against FACTS.md §1–§7 and the pitfalls of §11, each over real HTTP; every test
 /// works in its own tenant so the data sets never meet.
 /// </summary>
-[Collection(SharedServer.Name)]
-public sealed class ConformanceTests(CityOSServer server)
+public abstract class ConformanceTests(CityOSServer server)
 {
     private readonly HttpClient _client = server.Client;
     private readonly string _tenant = "c" + Guid.NewGuid().ToString("N")[..12];
@@ -704,3 +703,9 @@ public sealed class ConformanceTests(CityOSServer server)
         Assert.Equal("application/ld+json", served.Content.Headers.ContentType?.MediaType);
     }
 }
+
+[Collection(SharedSqliteServer.Name)]
+public sealed class ConformanceTestsOnSqlite(SqliteServer server) : ConformanceTests(server);
+
+[Collection(SharedPostgresServer.Name)]
+public sealed class ConformanceTestsOnPostgres(PostgresServer server) : ConformanceTests(server);

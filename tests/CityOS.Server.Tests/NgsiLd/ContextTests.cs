@@ -3,8 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace CityOS.Server.Tests.NgsiLd;
 
-[Collection(SharedServer.Name)]
-public sealed class ContextTests(CityOSServer server)
+public abstract class ContextTests(CityOSServer server)
 {
     private readonly HttpClient _client = server.Client;
 
@@ -81,3 +80,9 @@ public sealed class ContextTests(CityOSServer server)
         await response.ExpectAsync(HttpStatusCode.BadRequest, "BadRequestData");
     }
 }
+
+[Collection(SharedSqliteServer.Name)]
+public sealed class ContextTestsOnSqlite(SqliteServer server) : ContextTests(server);
+
+[Collection(SharedPostgresServer.Name)]
+public sealed class ContextTestsOnPostgres(PostgresServer server) : ContextTests(server);

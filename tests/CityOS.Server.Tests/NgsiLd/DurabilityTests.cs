@@ -4,8 +4,8 @@ using System.Net.Sockets;
 
 namespace CityOS.Server.Tests.NgsiLd;
 
-/// <summary>An acknowledged write survives kill -9 of the server process.</summary>
-public sealed class DurabilityTests : IDisposable
+/// <summary>An acknowledged write survives kill -9 of the server process (on each store).</summary>
+public abstract class DurabilityTests : IAsyncLifetime
 {
     private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "cityos-kill-" + Guid.NewGuid().ToString("N"));
 
@@ -26,6 +26,11 @@ public sealed class DurabilityTests : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var argument in StoreArguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, _) => { };
@@ -105,7 +110,12 @@ public sealed class DurabilityTests : IDisposable
         }
     }
 
-    public void Dispose()
+    /// <summary>The command-line arguments that choose the store (none: the default SQLite one).</summary>
+    protected abstract IEnumerable<string> StoreArguments { get; }
+
+    public virtual Task InitializeAsync() => Task.CompletedTask;
+
+    public virtual Task DisposeAsync()
     {
         try
         {
@@ -116,6 +126,32 @@ public sealed class DurabilityTests : IDisposable
         }
         catch (UnauthorizedAccessException)
         {
+        }
+
+        return Task.CompletedTask;
+    }
+}
+
+public sealed class DurabilityTestsOnSqlite : DurabilityTests
+{
+    protected override IEnumerable<string> StoreArguments => [];
+}
+
+/// <summary>The PostgreSQL run: the server process writes to a fresh schema, dropped afterwards.</summary>
+public sealed class DurabilityTestsOnPostgres : DurabilityTests
+{
+    private PostgresTestSchema? _schema;
+
+    protected override IEnumerable<string> StoreArguments => ["--store", "postgres", "--connection", _schema!.ConnectionString];
+
+    public override async Task InitializeAsync() => _schema = await PostgresTestSchema.CreateAsync();
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (_schema is not null)
+        {
+            await _schema.DropAsync();
         }
     }
 }

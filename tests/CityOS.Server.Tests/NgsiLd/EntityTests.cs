@@ -3,8 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace CityOS.Server.Tests.NgsiLd;
 
-[Collection(SharedServer.Name)]
-public sealed class EntityTests(CityOSServer server)
+public abstract class EntityTests(CityOSServer server)
 {
     private readonly HttpClient _client = server.Client;
 
@@ -422,3 +421,9 @@ public sealed class EntityTests(CityOSServer server)
         await response.ExpectAsync(HttpStatusCode.Created);
     }
 }
+
+[Collection(SharedSqliteServer.Name)]
+public sealed class EntityTestsOnSqlite(SqliteServer server) : EntityTests(server);
+
+[Collection(SharedPostgresServer.Name)]
+public sealed class EntityTestsOnPostgres(PostgresServer server) : EntityTests(server);

@@ -3,8 +3,7 @@ using System.Text.Json.Nodes;
 namespace CityOS.Server.Tests.NgsiLd;
 
 /// <summary>/openapi/v1.json documents every NGSI-LD operation with its parameters, bodies and status codes.</summary>
-[Collection(SharedServer.Name)]
-public sealed class OpenApiTests(CityOSServer server)
+public abstract class OpenApiTests(CityOSServer server)
 {
     private const string B = "/ngsi-ld/v1";
 
@@ -75,3 +74,9 @@ public sealed class OpenApiTests(CityOSServer server)
         Assert.NotNull(merge["requestBody"]!["content"]!["application/merge-patch+json"]);
     }
 }
+
+[Collection(SharedSqliteServer.Name)]
+public sealed class OpenApiTestsOnSqlite(SqliteServer server) : OpenApiTests(server);
+
+[Collection(SharedPostgresServer.Name)]
+public sealed class OpenApiTestsOnPostgres(PostgresServer server) : OpenApiTests(server);

@@ -4,8 +4,7 @@ using System.Text.Json.Nodes;
 namespace CityOS.Server.Tests.NgsiLd;
 
 /// <summary>Query Entities (GET and POST) over a small seeded data set in its own tenant.</summary>
-[Collection(SharedServer.Name)]
-public sealed class QueryTests(CityOSServer server) : IAsyncLifetime
+public abstract class QueryTests(CityOSServer server) : IAsyncLifetime
 {
     private readonly HttpClient _client = server.Client;
     private readonly string _tenant = "q" + Guid.NewGuid().ToString("N")[..12];
@@ -194,3 +193,9 @@ public sealed class QueryTests(CityOSServer server) : IAsyncLifetime
         await (await _client.NgGetAsync("types/Nothing", _tenant)).ExpectAsync(HttpStatusCode.NotFound, "ResourceNotFound");
     }
 }
+
+[Collection(SharedSqliteServer.Name)]
+public sealed class QueryTestsOnSqlite(SqliteServer server) : QueryTests(server);
+
+[Collection(SharedPostgresServer.Name)]
+public sealed class QueryTestsOnPostgres(PostgresServer server) : QueryTests(server);

@@ -10,8 +10,7 @@ namespace CityOS.Server.Tests.NgsiLd;
 /// User @contexts fetched from a real HTTP host (a small Kestrel app on loopback serving files, as a git
 /// forge or a city's web server would): FACTS §7 Cached kind and §11.10 text/plain contexts.
 /// </summary>
-[Collection(SharedServer.Name)]
-public sealed class RemoteContextTests(CityOSServer server) : IAsyncLifetime
+public abstract class RemoteContextTests(CityOSServer server) : IAsyncLifetime
 {
     private readonly HttpClient _client = server.Client;
     private readonly string _tenant = "rc" + Guid.NewGuid().ToString("N")[..12];
@@ -78,3 +77,9 @@ public sealed class RemoteContextTests(CityOSServer server) : IAsyncLifetime
         Assert.NotEqual(HttpStatusCode.OK, read.StatusCode);
     }
 }
+
+[Collection(SharedSqliteServer.Name)]
+public sealed class RemoteContextTestsOnSqlite(SqliteServer server) : RemoteContextTests(server);
+
+[Collection(SharedPostgresServer.Name)]
+public sealed class RemoteContextTestsOnPostgres(PostgresServer server) : RemoteContextTests(server);

@@ -9,8 +9,7 @@ namespace CityOS.Server.Tests.NgsiLd;
 /// The bar: malformed input of every kind gets a 4xx problem, never a 500 and never a partial
 /// write; and what the broker accepts comes back unchanged.
 /// </summary>
-[Collection(SharedServer.Name)]
-public sealed class RobustnessTests(CityOSServer server)
+public abstract class RobustnessTests(CityOSServer server)
 {
     private readonly HttpClient _client = server.Client;
     private readonly string _tenant = "r" + Guid.NewGuid().ToString("N")[..12];
@@ -706,3 +705,9 @@ public sealed class RobustnessTests(CityOSServer server)
         Assert.Equal(id, (string?)(await batch.JsonAsync())["errors"]![0]!["entityId"]);
     }
 }
+
+[Collection(SharedSqliteServer.Name)]
+public sealed class RobustnessTestsOnSqlite(SqliteServer server) : RobustnessTests(server);
+
+[Collection(SharedPostgresServer.Name)]
+public sealed class RobustnessTestsOnPostgres(PostgresServer server) : RobustnessTests(server);
