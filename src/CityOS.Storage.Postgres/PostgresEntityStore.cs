@@ -164,6 +164,34 @@ public sealed class PostgresEntityStore : IEntityStore, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(work);
         cancellationToken.ThrowIfCancellationRequested();
         await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+
+        // Two transactions that lock the same entities in opposite orders (two batches, two nodes) are
+        // answered by PostgreSQL with a deadlock or serialization error for one of them. Nothing of that
+        // attempt was committed and the contract lets work run again, so the loser is retried.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await WriteOnceAsync(tenant, createTenant, work, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (IsTransient(e) && attempt < MaxWriteAttempts)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 * attempt)), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private const int MaxWriteAttempts = 5;
+
+    private static bool IsTransient(PostgresException e) =>
+        e.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure;
+
+    private async Task<T> WriteOnceAsync<T>(
+        string tenant,
+        bool createTenant,
+        Func<IEntityWriteSession, CancellationToken, ValueTask<T>> work,
+        CancellationToken cancellationToken)
+    {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var created = false;

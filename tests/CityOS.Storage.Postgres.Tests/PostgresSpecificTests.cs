@@ -151,6 +151,42 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Writes_that_lock_entities_in_opposite_orders_both_commit_after_a_deadlock_retry()
+    {
+        await InsertAsync(Entity("urn:x", Vehicle, (Counter, 0)));
+        await InsertAsync(Entity("urn:y", Vehicle, (Counter, 0)));
+        await using var other = new PostgresEntityStore(_database.ConnectionString);
+        await other.InitializeAsync(None);
+        var attempts = 0;
+        using var bothHoldTheirFirstLock = new Barrier(2);
+
+        // Each work locks its first entity, waits until the other holds its own, then asks for the other's:
+        // PostgreSQL must break the deadlock by failing one, which the store runs again.
+        Task<bool> LockBoth(IEntityStore store, string first, string second) => store.WriteAsync("", false, async (s, ct) =>
+        {
+            var attempt = Interlocked.Increment(ref attempts);
+            var a = (await s.GetAsync(first, ct))!;
+            if (attempt <= 2)
+            {
+                await Task.Run(() => bothHoldTheirFirstLock.SignalAndWait(TimeSpan.FromSeconds(10)), ct);
+            }
+
+            var b = (await s.GetAsync(second, ct))!;
+            a[Counter]![0]!["value"] = (int)a[Counter]![0]!["value"]! + 1;
+            b[Counter]![0]!["value"] = (int)b[Counter]![0]!["value"]! + 1;
+            await s.UpdateAsync(a, ct);
+            await s.UpdateAsync(b, ct);
+            return true;
+        }, None);
+
+        await Task.WhenAll(LockBoth(_store, "urn:x", "urn:y"), LockBoth(other, "urn:y", "urn:x"));
+
+        Assert.True(attempts >= 3, "one of the two works must have been run again after the deadlock");
+        Assert.Equal(2, (int)(await _store.GetEntityAsync("", "urn:x", None))![Counter]![0]!["value"]!);
+        Assert.Equal(2, (int)(await _store.GetEntityAsync("", "urn:y", None))![Counter]![0]!["value"]!);
+    }
+
+    [Fact]
     public async Task A_duplicate_insert_returns_false_and_the_transaction_goes_on_to_commit()
     {
         await InsertAsync(Entity("urn:a", Vehicle));
