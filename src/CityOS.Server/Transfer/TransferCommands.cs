@@ -146,7 +146,11 @@ internal static class TransferCommands
         Func<IEntityStore, Task<int>> work,
         CancellationToken cancellationToken)
     {
-        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
+        // The same sources as serve, in the same order: appsettings.json beside the executable, the environment, then the options.
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddEnvironmentVariables()
+            .Build();
         var kind = parse.GetValue(store) ?? configuration["CityOS:Store"] ?? "sqlite";
         IEntityStore opened;
         if (kind == "postgres")
