@@ -28,13 +28,12 @@ internal sealed class ImportFile : IDisposable
 
     /// <summary>Opens the file for one sequential pass.</summary>
     public static ImportFile Open(string path) =>
-        new(new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan | FileOptions.Asynchronous), new UTF8Encoding(false, true)));
+        new(new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan | FileOptions.Asynchronous), new UTF8Encoding(false, false)));
 
     /// <summary>Reads and checks the header, which must be the first line.</summary>
     public async Task<ImportHeader> ReadHeaderAsync(CancellationToken cancellationToken)
     {
-        var line = await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
-        _lineNumber = 1;
+        var line = await ReadLineAsync(cancellationToken).ConfigureAwait(false);
         if (string.IsNullOrWhiteSpace(line))
         {
             throw Fault("missing header: the first line must be the cityos-export header");
@@ -84,9 +83,8 @@ internal sealed class ImportFile : IDisposable
             return _pending;
         }
 
-        while (await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        while (await ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
         {
-            _lineNumber++;
             if (!string.IsNullOrWhiteSpace(line))
             {
                 _pending = ParseEntityLine(line);
@@ -109,6 +107,22 @@ internal sealed class ImportFile : IDisposable
     public ImportFileException Fault(string reason) => new(_lineNumber, reason);
 
     public void Dispose() => _reader.Dispose();
+
+    /// <summary>The next raw line (counted), or null at the end.</summary>
+    private async Task<string?> ReadLineAsync(CancellationToken cancellationToken)
+    {
+        _lineNumber++;
+        var line = await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+        // The reader decodes whole buffers, so a throwing decoder would name the wrong line; bytes that are not
+        // UTF-8 become U+FFFD instead, found here. Export escapes every non-ASCII character, so a raw U+FFFD in
+        // a line is damage too.
+        if (line is not null && line.Contains('\uFFFD', StringComparison.Ordinal))
+        {
+            throw Fault("not valid UTF-8");
+        }
+
+        return line;
+    }
 
     private ImportLine ParseEntityLine(string text)
     {

@@ -62,7 +62,10 @@ public sealed class ExportImportTests : IAsyncLifetime
         var store = await _stores.SqliteAsync();
         await TransferStores.InsertAsync(store, "", Entity("urn:v:2", "Vehicle", 2), Entity("urn:v:1", "Vehicle", 1, "2026-01-01T00:00:00.000000Z"));
         await TransferStores.InsertAsync(store, "city", Entity("urn:b:1", "Building", 10), Entity("urn:v:1", "Vehicle", 11));
-        await TransferStores.InsertAsync(store, "urn:ngsi-ld:tenant:port", Entity("urn:s:1", "Sensor", 20));
+        // Non-ASCII text, U+FFFD included, must survive (export escapes it, so import's UTF-8 check passes).
+        var named = Entity("urn:s:2", "Sensor", 21);
+        named[Ns + "name"] = new JsonArray(new JsonObject { ["type"] = "Property", ["value"] = "Cảng Sài Gòn \uFFFD" });
+        await TransferStores.InsertAsync(store, "urn:ngsi-ld:tenant:port", Entity("urn:s:1", "Sensor", 20), named);
         await store.WriteAsync("empty", true, static (_, _) => ValueTask.FromResult(true), None);
         return store;
     }
@@ -77,7 +80,7 @@ public sealed class ExportImportTests : IAsyncLifetime
         var imported = await EntityImporter.ImportAsync(postgres, first, ImportMode.Create, None);
         var second = await ExportToFileAsync(postgres);
 
-        Assert.Equal(5, imported.Created);
+        Assert.Equal(6, imported.Created);
         Assert.Equal(["", "city", "empty", "urn:ngsi-ld:tenant:port"], await postgres.ListTenantsAsync(None));
         AssertSameContents(await TransferStores.ContentsAsync(sqlite), await TransferStores.ContentsAsync(postgres));
         // Byte for byte the same entity lines; only the header's source differs.
@@ -130,7 +133,7 @@ public sealed class ExportImportTests : IAsyncLifetime
     public async Task Import_of_a_damaged_file_names_the_line_and_leaves_the_store_unchanged(string damage, int line, string reason)
     {
         var good = (await File.ReadAllLinesAsync(await ExportToFileAsync(await PopulatedSqliteAsync()))).ToList();
-        // Lines: 1 header, 2-3 default tenant, 4-5 "city", 6 port.
+        // Lines: 1 header, 2-3 default tenant, 4-5 "city", 6-7 port.
         switch (damage)
         {
             case "bad JSON on line 5": good[4] = good[4][..^3]; break;
@@ -159,6 +162,25 @@ public sealed class ExportImportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Import_of_bytes_that_are_not_utf8_names_their_line()
+    {
+        var path = _stores.TempFile("latin1.ndjson");
+        var lines = await File.ReadAllLinesAsync(await ExportToFileAsync(await PopulatedSqliteAsync()));
+        await using (var file = File.Create(path))
+        {
+            await file.WriteAsync(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', lines[..3]) + "\n"));
+            await file.WriteAsync(new byte[] { (byte)'{', 0xE9, (byte)'}', (byte)'\n' });
+        }
+
+        var target = await _stores.SqliteAsync();
+
+        var error = await Assert.ThrowsAsync<ImportFileException>(() => EntityImporter.ImportAsync(target, path, ImportMode.Create, None));
+
+        Assert.Equal("line 4: not valid UTF-8", error.Message);
+        Assert.Empty(await TransferStores.ContentsAsync(target));
+    }
+
+    [Fact]
     public async Task Import_in_create_mode_of_an_entity_that_exists_fails_with_its_line_and_writes_no_tenant()
     {
         var file = await ExportToFileAsync(await PopulatedSqliteAsync());
@@ -184,7 +206,7 @@ public sealed class ExportImportTests : IAsyncLifetime
 
         var summary = await EntityImporter.ImportAsync(target, file, ImportMode.Upsert, None);
 
-        Assert.Equal((4L, 1L), (summary.Created, summary.Replaced));
+        Assert.Equal((5L, 1L), (summary.Created, summary.Replaced));
         var city = (await TransferStores.ContentsAsync(target)).Where(e => e.Tenant == "city").Select(e => e.Entity).ToList();
         // The replaced entity keeps its place in creation order.
         Assert.Equal(["urn:keep", "urn:b:1", "urn:v:1"], city.Select(e => (string)e["id"]!));
