@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using CityOS.Broker.Storage;
 using CityOS.NgsiLd.Errors;
@@ -138,6 +139,47 @@ public sealed class PostgresEntityStore : IEntityStore, IAsyncDisposable
         var page = await QuerySql.PageAsync(connection, transaction, tenant, query, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return page;
+    }
+
+    /// <summary>Rows read per chunk by <see cref="ExportEntitiesAsync"/>.</summary>
+    internal const int ExportChunkSize = 500;
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<JsonObject> ExportEntitiesAsync(string tenant, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tenant);
+        await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+        // Keyset chunks on seq through entities_by_tenant (tenant, seq): no cursor or transaction stays open
+        // between chunks, so a slow consumer (a file on a slow disk) holds no connection and no snapshot.
+        var after = long.MinValue;
+        while (true)
+        {
+            var chunk = new List<(long Seq, string Doc)>(ExportChunkSize);
+            await using (var connection = await OpenAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await using var command = new NpgsqlCommand("SELECT seq, doc FROM entities WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3", connection);
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = after });
+                command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = ExportChunkSize });
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    chunk.Add((reader.GetInt64(0), reader.GetString(1)));
+                }
+            }
+
+            foreach (var (_, doc) in chunk)
+            {
+                yield return EntityRow.ParseDoc(doc);
+            }
+
+            if (chunk.Count < ExportChunkSize)
+            {
+                yield break;
+            }
+
+            after = chunk[^1].Seq;
+        }
     }
 
     /// <summary>The PostgreSQL plan (EXPLAIN) of the candidate query, for tests and diagnostics.</summary>

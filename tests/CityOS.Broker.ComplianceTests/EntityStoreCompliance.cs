@@ -781,6 +781,95 @@ public abstract class EntityStoreCompliance : IAsyncLifetime
         Assert.Equal(Enumerable.Range(1, 24).Select(i => $"urn:{i:D2}").Append("urn:new"), ids);
     }
 
+    // ---- export ----------------------------------------------------------------------------------------
+
+    protected async Task<List<JsonObject>> ExportAsync(string tenant = "")
+    {
+        var entities = new List<JsonObject>();
+        await foreach (var entity in Store.ExportEntitiesAsync(tenant, None))
+        {
+            entities.Add(entity);
+        }
+
+        return entities;
+    }
+
+    [Fact]
+    public async Task Export_yields_every_entity_as_stored_in_creation_order()
+    {
+        var c = Entity("urn:c", Vehicle, (Speed, 1));
+        var a = WithLocation(Entity("urn:a", [Vehicle, Sensor], (Speed, 2), (Owner, "x")), 10, 20);
+        var b = Entity("urn:b", Building);
+        var gone = Entity("urn:gone", Building);
+        await InsertAllAsync(c, gone, a, b);
+        Assert.True(await DeleteAsync("urn:gone"));
+        var updated = Entity("urn:c", Vehicle, (Speed, 99));
+        updated["modifiedAt"] = "2026-11-23T11:00:00.000000Z";
+        await UpdateAsync(updated);
+
+        var exported = await ExportAsync();
+
+        Assert.Equal(["urn:c", "urn:a", "urn:b"], exported.Select(e => (string)e["id"]!));
+        AssertSameJson(updated, exported[0]);
+        AssertSameJson(a, exported[1]);
+        AssertSameJson(b, exported[2]);
+    }
+
+    [Fact]
+    public async Task Export_is_confined_to_its_tenant()
+    {
+        Assert.True(await InsertAsync(Entity("urn:default", Vehicle)));
+        Assert.True(await InsertAsync(Entity("urn:one", Vehicle), "one"));
+        Assert.True(await InsertAsync(Entity("urn:two", Vehicle), "two"));
+
+        Assert.Equal(["urn:default"], (await ExportAsync()).Select(e => (string)e["id"]!));
+        Assert.Equal(["urn:one"], (await ExportAsync("one")).Select(e => (string)e["id"]!));
+        Assert.Equal(["urn:two"], (await ExportAsync("two")).Select(e => (string)e["id"]!));
+    }
+
+    [Fact]
+    public async Task Export_of_an_unknown_or_empty_tenant_yields_nothing()
+    {
+        Assert.Empty(await ExportAsync("missing"));
+        Assert.Empty(await ExportAsync());
+    }
+
+    [Fact]
+    public async Task Export_of_thousands_of_entities_loses_and_repeats_none()
+    {
+        // Several times any sensible chunk size, and not a multiple of one.
+        const int count = 2_345;
+        await Store.WriteAsync("", true, async (s, ct) =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                Assert.True(await s.InsertAsync(Entity($"urn:e:{i:D5}", Vehicle, (Speed, i)), ct));
+            }
+
+            return true;
+        }, None);
+
+        var exported = await ExportAsync();
+
+        Assert.Equal(Enumerable.Range(0, count).Select(i => $"urn:e:{i:D5}"), exported.Select(e => (string)e["id"]!));
+        Assert.Equal(count - 1, (int)exported[^1][Speed]![0]!["value"]!);
+    }
+
+    [Fact]
+    public async Task Export_stops_when_cancelled()
+    {
+        await InsertAllAsync(Entity("urn:a", Vehicle), Entity("urn:b", Vehicle));
+        using var cancellation = new CancellationTokenSource();
+        await cancellation.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var _ in Store.ExportEntitiesAsync("", cancellation.Token))
+            {
+            }
+        });
+    }
+
     // ---- hosted @context documents ---------------------------------------------------------------------
 
     [Fact]

@@ -35,6 +35,14 @@ public interface IEntityStore
     Task<EntityPage> QueryEntitiesAsync(string tenant, EntityQuery query, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Every entity of the tenant, in creation order, streamed in chunks so that memory stays bounded
+    /// whatever the tenant's size (export, backup). Not a snapshot: each entity appears at most once, as
+    /// it stood when its chunk was read; entities created or deleted meanwhile may or may not appear.
+    /// A tenant that does not exist yields nothing.
+    /// </summary>
+    IAsyncEnumerable<JsonObject> ExportEntitiesAsync(string tenant, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Runs <paramref name="work"/> in one atomic, durable transaction on the tenant: all its writes are
     /// committed together or not at all, and are durable (survive kill -9) when the returned task completes.
     /// If <paramref name="work"/> throws, nothing it wrote is kept and the exception propagates.

@@ -11,6 +11,8 @@ internal static class CommandLine
         var serve = ServeCommand();
         root.Subcommands.Add(serve);
         root.Subcommands.Add(Bench.BenchCommand.Create());
+        root.Subcommands.Add(Transfer.TransferCommands.Export());
+        root.Subcommands.Add(Transfer.TransferCommands.Import());
 
         // `cityos` with no verb serves, like `cityos serve`.
         foreach (var option in serve.Options)
