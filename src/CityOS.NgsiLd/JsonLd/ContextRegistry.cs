@@ -112,6 +112,67 @@ public sealed class ContextRegistry
     }
 
     /// <summary>
+    /// Makes the hosted and implicit contexts match the store again, e.g. after another broker node on the same
+    /// database changed them while this one may have missed the news. Processed contexts are invalidated when
+    /// anything was removed or replaced.
+    /// </summary>
+    public async Task SynchronizeAsync(CancellationToken cancellationToken)
+    {
+        var documents = await _store.ListAsync(cancellationToken).ConfigureAwait(false);
+        var ids = new HashSet<string>(documents.Select(d => d.Id), StringComparer.Ordinal);
+        lock (_lock)
+        {
+            var changed = false;
+            foreach (var id in _served.Keys.Where(id => !ids.Contains(id)).ToList())
+            {
+                changed |= _served.Remove(id);
+            }
+
+            foreach (var document in documents)
+            {
+                changed |= SetServed(document);
+            }
+
+            if (changed)
+            {
+                Interlocked.Increment(ref _generation);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads one hosted or implicit context from the store again (another node added, replaced or deleted it):
+    /// it is served as stored, or no longer served when gone.
+    /// </summary>
+    public async Task RefreshAsync(string id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        var document = await _store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        lock (_lock)
+        {
+            if (document is null ? _served.Remove(id) : SetServed(document))
+            {
+                Interlocked.Increment(ref _generation);
+            }
+        }
+    }
+
+    /// <summary>Serves a stored document (under <c>_lock</c>); true when it replaced a different one.</summary>
+    private bool SetServed(StoredContextDocument document)
+    {
+        var body = Encoding.UTF8.GetBytes(document.Body);
+        var existed = _served.TryGetValue(document.Id, out var previous);
+        if (existed && previous!.Body.Span.SequenceEqual(body))
+        {
+            return false;
+        }
+
+        var kind = document.Kind == nameof(ContextKind.ImplicitlyCreated) ? ContextKind.ImplicitlyCreated : ContextKind.Hosted;
+        _served[document.Id] = new ContextEntry(document.Id, LocalUrl(document.Id), kind, document.CreatedAt, null, body);
+        return existed;
+    }
+
+    /// <summary>
     /// Hosts a user's context (POST /jsonldContexts): the body must be an object with "@context" (other members
     /// are discarded) whose value is a valid @context; it is persisted and served at its local URL.
     /// </summary>
