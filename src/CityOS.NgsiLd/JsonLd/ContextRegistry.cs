@@ -29,6 +29,7 @@ public sealed class ContextRegistry
     private readonly TimeSpan _minCacheDuration;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, ContextEntry> _served = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _removed = new(StringComparer.Ordinal);
     private readonly LruCache<string, ContextEntry> _cachedByUrl;
     private readonly Dictionary<string, string> _cachedUrlById = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<ContextEntry>>> _downloads = new(StringComparer.Ordinal);
@@ -120,14 +121,10 @@ public sealed class ContextRegistry
     {
         var documents = await _store.ListAsync(cancellationToken).ConfigureAwait(false);
         var ids = new HashSet<string>(documents.Select(d => d.Id), StringComparer.Ordinal);
+        List<string> missing;
         lock (_lock)
         {
             var changed = false;
-            foreach (var id in _served.Keys.Where(id => !ids.Contains(id)).ToList())
-            {
-                changed |= _served.Remove(id);
-            }
-
             foreach (var document in documents)
             {
                 changed |= SetServed(document);
@@ -137,6 +134,14 @@ public sealed class ContextRegistry
             {
                 Interlocked.Increment(ref _generation);
             }
+
+            missing = [.. _served.Keys.Where(id => !ids.Contains(id))];
+        }
+
+        // Checked one by one: a context this node added after the listing was read is served but not listed.
+        foreach (var id in missing)
+        {
+            await RefreshAsync(id, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -150,16 +155,31 @@ public sealed class ContextRegistry
         var document = await _store.GetAsync(id, cancellationToken).ConfigureAwait(false);
         lock (_lock)
         {
-            if (document is null ? _served.Remove(id) : SetServed(document))
+            var changed = document is null ? RemoveServed(id) : SetServed(document);
+            if (changed)
             {
                 Interlocked.Increment(ref _generation);
             }
         }
     }
 
+    /// <summary>Stops serving a context for good (under <c>_lock</c>); true when it was served.</summary>
+    private bool RemoveServed(string id)
+    {
+        // Ids are never reused, so a deleted one may be remembered as such: a refresh that read the document
+        // just before this node deleted it must not bring it back.
+        _removed.Add(id);
+        return _served.Remove(id);
+    }
+
     /// <summary>Serves a stored document (under <c>_lock</c>); true when it replaced a different one.</summary>
     private bool SetServed(StoredContextDocument document)
     {
+        if (_removed.Contains(document.Id))
+        {
+            return false;
+        }
+
         var body = Encoding.UTF8.GetBytes(document.Body);
         var existed = _served.TryGetValue(document.Id, out var previous);
         if (existed && previous!.Body.Span.SequenceEqual(body))
@@ -278,7 +298,7 @@ public sealed class ContextRegistry
 
         lock (_lock)
         {
-            if (!_served.Remove(id) && _cachedUrlById.Remove(id, out var url))
+            if (!(entry.Kind != ContextKind.Cached && RemoveServed(id)) && _cachedUrlById.Remove(id, out var url))
             {
                 _cachedByUrl.Remove(url);
             }

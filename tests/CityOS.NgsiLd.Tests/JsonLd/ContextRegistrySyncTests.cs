@@ -67,6 +67,22 @@ public sealed class ContextRegistrySyncTests : IDisposable
     }
 
     [Fact]
+    public async Task A_context_deleted_here_is_not_brought_back_by_a_refresh_that_read_it_before_the_delete()
+    {
+        var entry = await _a.Registry.AddHostedAsync(JsonNode.Parse("""{ "@context": { "Taxi": "https://example.org/Taxi" } }"""), CancellationToken.None);
+        await _b.Registry.RefreshAsync(entry.LocalId, CancellationToken.None);
+        var stored = _database.Documents[entry.LocalId];
+
+        await _b.Registry.DeleteAsync(entry.LocalId, CancellationToken.None);
+        // The document as a refresh racing the delete could have read it.
+        await _database.PutAsync(stored, CancellationToken.None);
+        await _b.Registry.RefreshAsync(entry.LocalId, CancellationToken.None);
+        await _b.Registry.SynchronizeAsync(CancellationToken.None);
+
+        Assert.Equal(ErrorType.ResourceNotFound, Assert.Throws<NgsiLdException>(() => _b.Registry.Get(entry.LocalId)).Type);
+    }
+
+    [Fact]
     public async Task Synchronize_without_changes_keeps_processed_contexts()
     {
         await _a.Registry.AddHostedAsync(JsonNode.Parse("""{ "@context": { "Car": "https://example.org/Car" } }"""), CancellationToken.None);
