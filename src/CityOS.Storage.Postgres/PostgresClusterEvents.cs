@@ -24,6 +24,7 @@ public sealed partial class PostgresClusterEvents : IClusterEvents, IAsyncDispos
     // under the 63-byte identifier limit for any schema name.
     private const string ChannelSql = "'cityos:' || left(md5(current_schema()), 24)";
     private const int NotifyLimitBytes = 7999;
+    private const string ListenerName = "cityos-cluster-listener";
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly PostgresEntityStore _store;
@@ -54,7 +55,7 @@ public sealed partial class PostgresClusterEvents : IClusterEvents, IAsyncDispos
             // silently dropped one (a NAT or firewall timeout) is noticed and replaced.
             Pooling = false,
             KeepAlive = 15,
-            ApplicationName = "cityos-cluster-listener",
+            ApplicationName = ListenerName,
         };
         _listenSource = NpgsqlDataSource.Create(builder);
     }
@@ -135,9 +136,11 @@ public sealed partial class PostgresClusterEvents : IClusterEvents, IAsyncDispos
                 await using var connection = await _listenSource.OpenConnectionAsync(token).ConfigureAwait(false);
                 connection.Notification += OnNotification;
                 string channel;
-                await using (var name = new NpgsqlCommand($"SELECT {ChannelSql}", connection))
+                // The application name names the channel too, so that an operator (or a test) can tell whose
+                // listener a backend is in pg_stat_activity.
+                await using (var name = new NpgsqlCommand($"SELECT set_config('application_name', '{ListenerName} ' || {ChannelSql}, false)", connection))
                 {
-                    channel = (string)(await name.ExecuteScalarAsync(token).ConfigureAwait(false))!;
+                    channel = ((string)(await name.ExecuteScalarAsync(token).ConfigureAwait(false))!)[(ListenerName.Length + 1)..];
                 }
 
                 await using (var listen = new NpgsqlCommand($"LISTEN \"{channel.Replace("\"", "\"\"", StringComparison.Ordinal)}\"", connection))

@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using CityOS.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
+using Npgsql;
 
 namespace CityOS.Server.Tests.NgsiLd;
 
@@ -17,6 +19,8 @@ public sealed class TwoPostgresNodes : IAsyncLifetime
     private readonly List<WebApplication> _apps = [];
     private readonly List<string> _directories = [];
     private PostgresTestSchema? _schema;
+
+    public string ConnectionString => _schema!.ConnectionString;
 
     public HttpClient A { get; private set; } = null!;
 
@@ -158,6 +162,49 @@ public sealed class ClusterTests(TwoPostgresNodes nodes) : IClassFixture<TwoPost
             {
                 Assert.Equal(i + 1, (int?)entity[$"https://example.org/a{i}"]?["value"]);
             }
+        }
+    }
+
+    [Fact]
+    public async Task After_losing_its_listen_connection_a_node_reloads_what_it_missed()
+    {
+        // Written behind the nodes' backs, so no NOTIFY ever announces it: only a resync finds it.
+        var localId = Guid.NewGuid().ToString("N");
+        await using var connection = new NpgsqlConnection(nodes.ConnectionString);
+        await connection.OpenAsync();
+        await using (var insert = new NpgsqlCommand("INSERT INTO contexts (id, kind, body, created_at) VALUES ($1, 'Hosted', $2, $3)", connection))
+        {
+            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = localId });
+            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = """{"@context":{"Lorry":"https://example.org/Lorry"}}""" });
+            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture) });
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        using (var before = await nodes.B.NgGetAsync($"jsonldContexts/{localId}"))
+        {
+            await before.ExpectAsync(HttpStatusCode.NotFound);
+        }
+
+        // Cut the LISTEN connections of these two nodes (their channel is derived from this schema).
+        var schema = new NpgsqlConnectionStringBuilder(nodes.ConnectionString).SearchPath!.Split(',')[0];
+        await using (var terminate = new NpgsqlCommand(
+            """
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE application_name = 'cityos-cluster-listener cityos:' || left(md5($1), 24)
+            """,
+            connection))
+        {
+            terminate.Parameters.Add(new NpgsqlParameter<string> { TypedValue = schema });
+            Assert.Equal(2L, await terminate.ExecuteScalarAsync());
+        }
+
+        foreach (var node in new[] { nodes.A, nodes.B })
+        {
+            await EventuallyAsync(async () =>
+            {
+                using var response = await node.NgGetAsync($"jsonldContexts/{localId}");
+                return response.StatusCode == HttpStatusCode.OK ? response.StatusCode : (HttpStatusCode?)null;
+            });
         }
     }
 
