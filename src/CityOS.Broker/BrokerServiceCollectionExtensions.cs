@@ -1,6 +1,8 @@
+using CityOS.Broker.Cluster;
 using CityOS.Broker.Storage;
 using CityOS.NgsiLd.JsonLd;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -13,6 +15,9 @@ public static class BrokerServiceCollectionExtensions
     public static IServiceCollection AddNgsiLdBroker(this IServiceCollection services, string publicBaseUrl)
     {
         services.AddSingleton(TimeProvider.System);
+
+        // A multi-node store (PostgreSQL) registers its own channel; otherwise this node is the whole cluster.
+        services.TryAddSingleton<IClusterEvents, InProcessClusterEvents>();
         services.AddSingleton<EntityService>();
         services.AddSingleton(sp => new JsonLdContextOptions
         {
@@ -25,7 +30,7 @@ public static class BrokerServiceCollectionExtensions
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(ContextHttpClient),
             sp.GetRequiredService<JsonLdContextOptions>()));
         services.AddSingleton(sp => new ContextRegistry(
-            sp.GetRequiredService<IHostedContextStore>(),
+            HostedContextSync.Store(sp.GetRequiredService<IHostedContextStore>(), sp.GetRequiredService<IClusterEvents>()),
             sp.GetRequiredService<ContextDownloader>(),
             sp.GetRequiredService<JsonLdContextOptions>(),
             sp.GetRequiredService<TimeProvider>()));
@@ -39,15 +44,34 @@ public static class BrokerServiceCollectionExtensions
 
     private const string ContextHttpClient = "cityos-jsonld-contexts";
 
-    /// <summary>Creates or migrates the store and loads hosted contexts before the server takes requests.</summary>
-    private sealed class BrokerStartup(IEntityStore store, ContextRegistry registry) : IHostedService
+    /// <summary>
+    /// Creates or migrates the store and loads hosted contexts before the server takes requests, then follows
+    /// other nodes' changes to them.
+    /// </summary>
+    private sealed class BrokerStartup(IEntityStore store, ContextRegistry registry, IClusterEvents events) : IHostedService, IDisposable
     {
+        private IDisposable? _following;
+
         public async Task StartAsync(CancellationToken cancellationToken)
         {
             await store.InitializeAsync(cancellationToken);
+
+            // Listening before loading: a change made between the two is then heard, not lost.
+            _following = HostedContextSync.Follow(events, registry);
+            await events.StartAsync(cancellationToken);
             await registry.LoadAsync(cancellationToken);
         }
 
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken)
+        {
+            Dispose();
+            return Task.CompletedTask;
+        }
+
+        public void Dispose()
+        {
+            _following?.Dispose();
+            _following = null;
+        }
     }
 }

@@ -1,7 +1,9 @@
+using CityOS.Broker.Cluster;
 using CityOS.Broker.Storage;
 using CityOS.NgsiLd.JsonLd;
 using CityOS.Storage.Postgres;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -12,7 +14,9 @@ public static class PostgresServiceCollectionExtensions
     /// Registers <see cref="PostgresEntityStore"/> over <paramref name="connectionString"/> as the
     /// <see cref="IEntityStore"/> and <see cref="PostgresHostedContextStore"/> (same database) as the
     /// <see cref="IHostedContextStore"/>, both singletons. Call <see cref="IEntityStore.InitializeAsync"/> at
-    /// start-up to fail early with a clear message when the database is unreachable or lacks PostGIS.
+    /// start-up to fail early with a clear message when the database is unreachable or lacks PostGIS. Nodes on the
+    /// same database and schema hear each other's changes through <see cref="PostgresClusterEvents"/>, which
+    /// replaces any other <see cref="IClusterEvents"/>.
     /// </summary>
     public static IServiceCollection AddPostgresStore(this IServiceCollection services, string connectionString)
     {
@@ -22,6 +26,10 @@ public static class PostgresServiceCollectionExtensions
         services.TryAddSingleton<IEntityStore>(sp => sp.GetRequiredService<PostgresEntityStore>());
         services.TryAddSingleton(sp => new PostgresHostedContextStore(sp.GetRequiredService<PostgresEntityStore>()));
         services.TryAddSingleton<IHostedContextStore>(sp => sp.GetRequiredService<PostgresHostedContextStore>());
+        services.Replace(ServiceDescriptor.Singleton<IClusterEvents>(sp => new PostgresClusterEvents(
+            connectionString,
+            sp.GetRequiredService<PostgresEntityStore>(),
+            sp.GetService<ILogger<PostgresClusterEvents>>())));
         return services;
     }
 }

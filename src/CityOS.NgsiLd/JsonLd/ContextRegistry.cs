@@ -29,6 +29,7 @@ public sealed class ContextRegistry
     private readonly TimeSpan _minCacheDuration;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, ContextEntry> _served = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _removed = new(StringComparer.Ordinal);
     private readonly LruCache<string, ContextEntry> _cachedByUrl;
     private readonly Dictionary<string, string> _cachedUrlById = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<ContextEntry>>> _downloads = new(StringComparer.Ordinal);
@@ -109,6 +110,86 @@ public sealed class ContextRegistry
                 _served[document.Id] = new ContextEntry(document.Id, LocalUrl(document.Id), kind, document.CreatedAt, null, Encoding.UTF8.GetBytes(document.Body));
             }
         }
+    }
+
+    /// <summary>
+    /// Makes the hosted and implicit contexts match the store again, e.g. after another broker node on the same
+    /// database changed them while this one may have missed the news. Processed contexts are invalidated when
+    /// anything was removed or replaced.
+    /// </summary>
+    public async Task SynchronizeAsync(CancellationToken cancellationToken)
+    {
+        var documents = await _store.ListAsync(cancellationToken).ConfigureAwait(false);
+        var ids = new HashSet<string>(documents.Select(d => d.Id), StringComparer.Ordinal);
+        List<string> missing;
+        lock (_lock)
+        {
+            var changed = false;
+            foreach (var document in documents)
+            {
+                changed |= SetServed(document);
+            }
+
+            if (changed)
+            {
+                Interlocked.Increment(ref _generation);
+            }
+
+            missing = [.. _served.Keys.Where(id => !ids.Contains(id))];
+        }
+
+        // Checked one by one: a context this node added after the listing was read is served but not listed.
+        foreach (var id in missing)
+        {
+            await RefreshAsync(id, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Reads one hosted or implicit context from the store again (another node added, replaced or deleted it):
+    /// it is served as stored, or no longer served when gone.
+    /// </summary>
+    public async Task RefreshAsync(string id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        var document = await _store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        lock (_lock)
+        {
+            var changed = document is null ? RemoveServed(id) : SetServed(document);
+            if (changed)
+            {
+                Interlocked.Increment(ref _generation);
+            }
+        }
+    }
+
+    /// <summary>Stops serving a context for good (under <c>_lock</c>); true when it was served.</summary>
+    private bool RemoveServed(string id)
+    {
+        // Ids are never reused, so a deleted one may be remembered as such: a refresh that read the document
+        // just before this node deleted it must not bring it back.
+        _removed.Add(id);
+        return _served.Remove(id);
+    }
+
+    /// <summary>Serves a stored document (under <c>_lock</c>); true when it replaced a different one.</summary>
+    private bool SetServed(StoredContextDocument document)
+    {
+        if (_removed.Contains(document.Id))
+        {
+            return false;
+        }
+
+        var body = Encoding.UTF8.GetBytes(document.Body);
+        var existed = _served.TryGetValue(document.Id, out var previous);
+        if (existed && previous!.Body.Span.SequenceEqual(body))
+        {
+            return false;
+        }
+
+        var kind = document.Kind == nameof(ContextKind.ImplicitlyCreated) ? ContextKind.ImplicitlyCreated : ContextKind.Hosted;
+        _served[document.Id] = new ContextEntry(document.Id, LocalUrl(document.Id), kind, document.CreatedAt, null, body);
+        return existed;
     }
 
     /// <summary>
@@ -217,7 +298,7 @@ public sealed class ContextRegistry
 
         lock (_lock)
         {
-            if (!_served.Remove(id) && _cachedUrlById.Remove(id, out var url))
+            if (!(entry.Kind != ContextKind.Cached && RemoveServed(id)) && _cachedUrlById.Remove(id, out var url))
             {
                 _cachedByUrl.Remove(url);
             }
