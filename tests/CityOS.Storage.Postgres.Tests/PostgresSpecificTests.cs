@@ -201,6 +201,74 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_upsert_whose_id_another_node_inserted_meanwhile_runs_again_and_updates_it()
+    {
+        await using var other = new PostgresEntityStore(_database.ConnectionString);
+        await other.InitializeAsync(None);
+        var attempts = 0;
+
+        // Upsert as the broker does it: look up, then insert when absent or update when present. Between the
+        // lookup and the (deferred) insert of the first attempt, another node commits the same id.
+        var outcome = await _store.WriteAsync("", true, async (s, ct) =>
+        {
+            var attempt = Interlocked.Increment(ref attempts);
+            var existing = await s.GetAsync("urn:u", ct);
+            if (attempt == 1)
+            {
+                await other.WriteAsync("", true, (o, oct) => o.InsertAsync(Entity("urn:u", Vehicle, (Counter, 1)), oct), ct);
+            }
+
+            if (existing is null)
+            {
+                return await s.InsertAsync(Entity("urn:u", Vehicle, (Counter, 10)), ct) ? "inserted" : "lost";
+            }
+
+            existing[Counter]![0]!["value"] = (int)existing[Counter]![0]!["value"]! + 100;
+            await s.UpdateAsync(existing, ct);
+            return "updated";
+        }, None);
+
+        Assert.Equal(2, attempts);
+        Assert.Equal("updated", outcome);
+        Assert.Equal(101, (int)(await _store.GetEntityAsync("", "urn:u", None))![Counter]![0]!["value"]!);
+    }
+
+    [Fact]
+    public async Task A_batch_of_lookups_and_writes_larger_than_one_deferred_flush_stores_every_entity()
+    {
+        const int Count = CityOS.Storage.Postgres.Internal.PostgresWriteSession.MaxDeferredWrites + 500;
+        await InsertAsync(Entity("urn:e0", Vehicle, (Counter, 0)));
+
+        await _store.WriteAsync("", false, async (s, ct) =>
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                var id = $"urn:e{i}";
+                var existing = await s.GetAsync(id, ct);
+                if (existing is null)
+                {
+                    Assert.True(await s.InsertAsync(Entity(id, Vehicle, (Counter, i)), ct));
+                }
+                else
+                {
+                    existing[Counter]![0]!["value"] = -1;
+                    await s.UpdateAsync(existing, ct);
+                }
+            }
+
+            // A lookup of a written id sees the write; the query sees every write of the transaction.
+            Assert.NotNull(await s.GetAsync($"urn:e{Count - 1}", ct));
+            Assert.Equal(Count, (await s.QueryIdsAsync(new EntityQuery { Type = new TypeName(Vehicle), Limit = 10_000 }, ct)).Count);
+            return true;
+        }, None);
+
+        Assert.Equal(-1, (int)(await _store.GetEntityAsync("", "urn:e0", None))![Counter]![0]!["value"]!);
+        Assert.Equal(Count - 1, (int)(await _store.GetEntityAsync("", $"urn:e{Count - 1}", None))![Counter]![0]!["value"]!);
+        var page = await _store.QueryEntitiesAsync("", new EntityQuery { Type = new TypeName(Vehicle), Limit = 1, Count = true }, None);
+        Assert.Equal(Count, page.TotalCount);
+    }
+
+    [Fact]
     public async Task A_tenant_created_by_one_node_is_seen_by_another_without_restart()
     {
         await using var other = new PostgresEntityStore(_database.ConnectionString);

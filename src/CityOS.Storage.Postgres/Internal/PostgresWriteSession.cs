@@ -10,6 +10,14 @@ namespace CityOS.Storage.Postgres.Internal;
 /// The session of one WriteAsync call: every statement runs in the call's transaction. GetAsync locks the
 /// row it reads (FOR UPDATE), so a read-modify-write through another connection or node waits for this
 /// transaction and then reads its result: no update is lost.
+/// <para>
+/// Writes whose outcome the session already knows are deferred and sent together, as one batch of
+/// statements, before the next statement that could see them and before the commit: an insert of an id
+/// that GetAsync found absent, and an update of an id that GetAsync found (and locked). A batch upsert of
+/// n entities then costs n lookups and one round trip of writes instead of 2n round trips. Should a
+/// deferred write find the world otherwise (another transaction inserted the id in between), the flush
+/// throws <see cref="DeferredWriteConflictException"/> and the store runs the work again without deferral.
+/// </para>
 /// </summary>
 internal sealed class PostgresWriteSession : IEntityWriteSession
 {
@@ -52,35 +60,64 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
     private readonly NpgsqlConnection _connection;
     private readonly NpgsqlTransaction _transaction;
     private readonly string _tenant;
+    private readonly bool _deferWrites;
+
+    // What GetAsync found for each id (true: the row exists and is locked by this transaction).
+    private readonly Dictionary<string, bool> _found = new(StringComparer.Ordinal);
+    private readonly List<(string Sql, EntityRow Row)> _pending = [];
+    private readonly HashSet<string> _pendingIds = new(StringComparer.Ordinal);
     private bool _closed;
 
-    public PostgresWriteSession(NpgsqlConnection connection, NpgsqlTransaction transaction, string tenant)
+    /// <summary>Writes deferred at most before a flush: bounds the batch and the memory it holds.</summary>
+    internal const int MaxDeferredWrites = 1000;
+
+    public PostgresWriteSession(NpgsqlConnection connection, NpgsqlTransaction transaction, string tenant, bool deferWrites)
     {
         _connection = connection;
         _transaction = transaction;
         _tenant = tenant;
+        _deferWrites = deferWrites;
     }
 
     public async ValueTask<JsonObject?> GetAsync(string id, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(id);
         Check(cancellationToken);
+        if (_pendingIds.Contains(id))
+        {
+            await FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await using var command = new NpgsqlCommand("SELECT doc FROM entities WHERE tenant = $1 AND id = $2 FOR UPDATE", _connection, _transaction);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _tenant });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = id });
-        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is string doc ? EntityRow.ParseDoc(doc) : null;
+        var doc = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+        _found[id] = doc is not null;
+        return doc is null ? null : EntityRow.ParseDoc(doc);
     }
 
     public async ValueTask<bool> InsertAsync(JsonObject entity, CancellationToken cancellationToken)
     {
         Check(cancellationToken);
-        return await WriteRowAsync(InsertSql, EntityRow.Of(entity), cancellationToken).ConfigureAwait(false) > 0;
+        var row = EntityRow.Of(entity);
+        if (await TryDeferAsync(InsertSql, row, expectFound: false, cancellationToken).ConfigureAwait(false))
+        {
+            return true;
+        }
+
+        _found.Remove(row.Id);
+        return await WriteRowAsync(InsertSql, row, cancellationToken).ConfigureAwait(false) > 0;
     }
 
     public async ValueTask UpdateAsync(JsonObject entity, CancellationToken cancellationToken)
     {
         Check(cancellationToken);
         var row = EntityRow.Of(entity);
+        if (await TryDeferAsync(UpdateSql, row, expectFound: true, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
         if (await WriteRowAsync(UpdateSql, row, cancellationToken).ConfigureAwait(false) == 0)
         {
             throw NgsiLdException.NotFound($"Entity '{row.Id}' does not exist, so it cannot be updated.");
@@ -91,6 +128,8 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
     {
         ArgumentNullException.ThrowIfNull(id);
         Check(cancellationToken);
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        _found.Remove(id);
         // The geo boxes go with the row (ON DELETE CASCADE).
         await using var command = new NpgsqlCommand("DELETE FROM entities WHERE tenant = $1 AND id = $2", _connection, _transaction);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _tenant });
@@ -102,32 +141,113 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
     {
         ArgumentNullException.ThrowIfNull(query);
         Check(cancellationToken);
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
         return await QuerySql.IdsAsync(_connection, _transaction, _tenant, query, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Ends the session: the work may keep a reference, but may not use it after WriteAsync returns.</summary>
     public void Close() => _closed = true;
 
+    /// <summary>
+    /// Sends the deferred writes as one batch; throws <see cref="DeferredWriteConflictException"/> when one of
+    /// them found its row otherwise than GetAsync had (its transaction must then be rolled back).
+    /// </summary>
+    public async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        if (_pending.Count == 0)
+        {
+            return;
+        }
+
+        await using var batch = new NpgsqlBatch(_connection, _transaction);
+        foreach (var (sql, row) in _pending)
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            AddRowParameters(command.Parameters, row);
+            batch.BatchCommands.Add(command);
+        }
+
+        var conflict = false;
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            do
+            {
+                // Every statement answers one count: 0 means the insert met an existing id, or the update a
+                // missing row.
+                conflict |= !await reader.ReadAsync(cancellationToken).ConfigureAwait(false) || reader.GetInt64(0) == 0;
+            }
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+        }
+
+        _pending.Clear();
+        _pendingIds.Clear();
+        if (conflict)
+        {
+            throw new DeferredWriteConflictException();
+        }
+    }
+
+    /// <summary>Defers the write when GetAsync of this session already told its outcome.</summary>
+    private async ValueTask<bool> TryDeferAsync(string sql, EntityRow row, bool expectFound, CancellationToken cancellationToken)
+    {
+        if (_pendingIds.Contains(row.Id))
+        {
+            // A second write of one id: its outcome depends on the first, so the first goes now.
+            await FlushAsync(cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+
+        if (!_deferWrites || !_found.TryGetValue(row.Id, out var found) || found != expectFound)
+        {
+            return false;
+        }
+
+        _pending.Add((sql, row));
+        _pendingIds.Add(row.Id);
+        // After an insert the row exists and is this transaction's; after an update it still is.
+        _found[row.Id] = true;
+        if (_pending.Count >= MaxDeferredWrites)
+        {
+            await FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
     private async Task<long> WriteRowAsync(string sql, EntityRow row, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(sql, _connection, _transaction);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _tenant });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = row.Id });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = row.Types });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = row.AttributeNames });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = row.AttributePairs, NpgsqlDbType = NpgsqlDbType.Jsonb });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = row.Doc, NpgsqlDbType = NpgsqlDbType.Json });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. row.Geo.Properties] });
-        command.Parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MinX] });
-        command.Parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MinY] });
-        command.Parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MaxX] });
-        command.Parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MaxY] });
+        AddRowParameters(command.Parameters, row);
         return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    private void AddRowParameters(NpgsqlParameterCollection parameters, EntityRow row)
+    {
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = _tenant });
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = row.Id });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = row.Types });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = row.AttributeNames });
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = row.AttributePairs, NpgsqlDbType = NpgsqlDbType.Jsonb });
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = row.Doc, NpgsqlDbType = NpgsqlDbType.Json });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. row.Geo.Properties] });
+        parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MinX] });
+        parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MinY] });
+        parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MaxX] });
+        parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MaxY] });
     }
 
     private void Check(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_closed, this);
         cancellationToken.ThrowIfCancellationRequested();
+    }
+}
+
+/// <summary>A deferred write found its row otherwise than expected: the transaction is rolled back and the work runs again undeferred.</summary>
+internal sealed class DeferredWriteConflictException : Exception
+{
+    public DeferredWriteConflictException()
+        : base("A deferred write met a row changed by another transaction.")
+    {
     }
 }
