@@ -2,6 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CityOS.NgsiLd.Errors;
+using CityOS.Broker.Storage;
 using CityOS.NgsiLd.Model;
 
 namespace CityOS.Storage.Postgres.Internal;
@@ -103,8 +104,8 @@ internal sealed class EntityRow
 
                 // Any instance whose value looks like a GeoJSON geometry is boxed (not only GeoProperty), so
                 // the index is a superset of whatever the geo evaluator may accept.
-                if (instance is JsonObject obj && obj[Names.Value] is JsonObject geometry && GeoBox.IsGeometry(geometry)
-                    && GeoBox.TryCompute(geometry, out var box))
+                if (instance is JsonObject obj && obj[Names.Value] is JsonObject geometry && GeoEnvelope.IsGeometry(geometry)
+                    && GeoEnvelope.TryCompute(geometry, out var box))
                 {
                     geo.Add(key, box);
                 }
@@ -146,107 +147,5 @@ internal sealed class GeoBoxes
         MinY.Add(box.MinY);
         MaxX.Add(box.MaxX);
         MaxY.Add(box.MaxY);
-    }
-}
-
-/// <summary>
-/// The bounding box of a GeoJSON geometry by walking its coordinates. It accepts whatever a stored entity
-/// holds (invalid rings included) where NetTopologySuite or ST_GeomFromGeoJSON would throw: the index must
-/// stay a superset of what the geo evaluator may match.
-/// </summary>
-internal static class GeoBox
-{
-    public static bool IsGeometry(JsonNode? node) =>
-        node is JsonObject o && o["type"] is JsonValue && (o["coordinates"] is JsonArray || o["geometries"] is JsonArray);
-
-    public static bool TryCompute(JsonObject geometry, out (double MinX, double MinY, double MaxX, double MaxY) box)
-    {
-        var acc = new Accumulator { MinX = double.MaxValue, MinY = double.MaxValue, MaxX = double.MinValue, MaxY = double.MinValue };
-        Walk(geometry, ref acc, 0);
-        box = (acc.MinX, acc.MinY, acc.MaxX, acc.MaxY);
-        return acc.Any;
-    }
-
-    private static void Walk(JsonObject geometry, ref Accumulator acc, int depth)
-    {
-        if (depth > 8)
-        {
-            return;
-        }
-
-        if (geometry["coordinates"] is JsonArray coordinates)
-        {
-            WalkCoordinates(coordinates, ref acc, 0);
-        }
-
-        if (geometry["geometries"] is JsonArray geometries)
-        {
-            foreach (var member in geometries)
-            {
-                if (member is JsonObject child)
-                {
-                    Walk(child, ref acc, depth + 1);
-                }
-            }
-        }
-    }
-
-    private static void WalkCoordinates(JsonArray array, ref Accumulator acc, int depth)
-    {
-        // Positions sit at most four arrays deep (MultiPolygon); anything deeper is not GeoJSON.
-        if (depth > 4)
-        {
-            return;
-        }
-
-        if (array.Count >= 2 && TryNumber(array[0], out var x) && TryNumber(array[1], out var y))
-        {
-            acc.Any = true;
-            acc.MinX = Math.Min(acc.MinX, x);
-            acc.MinY = Math.Min(acc.MinY, y);
-            acc.MaxX = Math.Max(acc.MaxX, x);
-            acc.MaxY = Math.Max(acc.MaxY, y);
-            return;
-        }
-
-        foreach (var item in array)
-        {
-            if (item is JsonArray inner)
-            {
-                WalkCoordinates(inner, ref acc, depth + 1);
-            }
-        }
-    }
-
-    private static bool TryNumber(JsonNode? node, out double value)
-    {
-        value = 0;
-        if (node is not JsonValue v)
-        {
-            return false;
-        }
-
-        // Parsed documents hold JsonElements; entities built in code hold CLR numbers of any width.
-        if (v.GetValueKind() != JsonValueKind.Number)
-        {
-            return false;
-        }
-
-        value = v.TryGetValue(out double d) ? d
-            : v.TryGetValue(out int i) ? i
-            : v.TryGetValue(out long l) ? l
-            : v.TryGetValue(out decimal m) ? (double)m
-            : v.TryGetValue(out float f) ? f
-            : double.NaN;
-        return double.IsFinite(value);
-    }
-
-    private struct Accumulator
-    {
-        public bool Any;
-        public double MinX;
-        public double MinY;
-        public double MaxX;
-        public double MaxY;
     }
 }

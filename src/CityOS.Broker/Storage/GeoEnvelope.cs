@@ -1,16 +1,17 @@
 using System.Text.Json.Nodes;
 
-namespace CityOS.Storage.Sqlite.Internal;
+namespace CityOS.Broker.Storage;
 
 /// <summary>
-/// The bounding box of a GeoJSON geometry, for the R-tree. Deliberately not
+/// The bounding box of a GeoJSON geometry, for a store's spatial index (SQLite R-tree, PostGIS GiST), shared
+/// by every backend so that they index exactly the same values. Deliberately not
 /// <c>CityOS.NgsiLd.Geo.GeoJson.Envelope</c>: that one validates and throws BadRequest on anything that is
 /// not a valid geometry, and builds an NTS geometry to read its envelope. The index must accept whatever
 /// a stored entity holds (it boxes every geometry-looking value, not only valid GeoProperties, so that it
 /// stays a superset of what the geo evaluator may match) and runs on the single writer thread for every
 /// insert, where walking the coordinate arrays is all a bbox needs and allocates nothing.
 /// </summary>
-internal static class GeoEnvelope
+public static class GeoEnvelope
 {
     /// <summary>True (with the box) when <paramref name="geometry"/> looks like a GeoJSON geometry with at least one position.</summary>
     public static bool TryCompute(JsonObject geometry, out (double MinX, double MinY, double MaxX, double MaxY) box)
