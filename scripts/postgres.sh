@@ -94,7 +94,7 @@ start() {
         port=$(free_port)
         # Loopback only; socket in DIR; fsync off: test data need not survive a machine crash.
         if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start -o \
-            "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB" \
+            "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000 -c shared_buffers=64MB" \
             >/dev/null 2>&1; then
             break
         fi
@@ -109,7 +109,9 @@ start() {
         -c "CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gin; CREATE EXTENSION IF NOT EXISTS btree_gist" >/dev/null \
         || die "CREATE EXTENSION postgis failed (see $dir/server.log)"
 
-    local connection="Host=127.0.0.1;Port=$port;Database=cityos;Username=postgres"
+    # Test projects run in parallel and every store instance has its own pool: bound each pool so that
+    # together they stay under max_connections ("sorry, too many clients already" was seen in CI runs).
+    local connection="Host=127.0.0.1;Port=$port;Database=cityos;Username=postgres;Maximum Pool Size=40"
     echo "CITYOS_TEST_POSTGRES=$connection" >"$dir/connection"
     cat "$dir/connection"
 }
