@@ -1,9 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using CityOS.NgsiLd.Errors;
 using CityOS.Broker.Storage;
-using CityOS.NgsiLd.Model;
 
 namespace CityOS.Storage.Postgres.Internal;
 
@@ -15,7 +13,7 @@ namespace CityOS.Storage.Postgres.Internal;
 internal sealed class EntityRow
 {
     /// <summary>Most geo boxes one entity may have (the same bound as the SQLite store).</summary>
-    public const int MaxGeoEntries = 1 << 16;
+    public const int MaxGeoEntries = EntityKeys.MaxGeoEntries;
 
     private static readonly JsonSerializerOptions DocOptions = new()
     {
@@ -51,70 +49,12 @@ internal sealed class EntityRow
     /// <summary>The row of <paramref name="entity"/>; ArgumentException when it lacks a string id or a type array.</summary>
     public static EntityRow Of(JsonObject entity)
     {
-        ArgumentNullException.ThrowIfNull(entity);
-        if (entity[Names.Id] is not JsonValue idValue || !idValue.TryGetValue(out string? id) || string.IsNullOrEmpty(id))
-        {
-            throw new ArgumentException("The entity has no string id.", nameof(entity));
-        }
-
-        if (entity[Names.Type] is not JsonArray typeArray)
-        {
-            throw new ArgumentException($"Entity '{id}' has no type array (internal form).", nameof(entity));
-        }
-
-        var types = new List<string>(typeArray.Count);
-        foreach (var t in typeArray)
-        {
-            if (t is not JsonValue tv || !tv.TryGetValue(out string? typeName))
-            {
-                throw new ArgumentException($"Entity '{id}' has a type that is not a string.", nameof(entity));
-            }
-
-            if (!types.Contains(typeName, StringComparer.Ordinal))
-            {
-                types.Add(typeName);
-            }
-        }
-
-        var names = new List<string>();
-        var pairs = new List<(string Attribute, string AttributeType)>();
+        var keys = EntityKeys.Of(entity);
+        var (id, types, names, pairs) = (keys.Id, keys.Types, keys.AttributeNames, keys.Attributes);
         var geo = new GeoBoxes();
-        foreach (var (key, value) in entity)
+        foreach (var box in keys.Geo)
         {
-            if (!Names.IsAttributeKey(key))
-            {
-                continue;
-            }
-
-            names.Add(key);
-            if (value is not JsonArray instances)
-            {
-                pairs.Add((key, string.Empty));
-                continue;
-            }
-
-            var first = pairs.Count;
-            foreach (var instance in instances)
-            {
-                var attributeType = instance is JsonObject io && io[Names.Type] is JsonValue atv && atv.TryGetValue(out string? at) ? at : string.Empty;
-                if (!pairs.Skip(first).Any(p => string.Equals(p.AttributeType, attributeType, StringComparison.Ordinal)))
-                {
-                    pairs.Add((key, attributeType));
-                }
-
-                // Any instance whose value looks like a GeoJSON geometry is boxed (not only GeoProperty), so
-                // the index is a superset of whatever the geo evaluator may accept.
-                if (instance is JsonObject obj && obj[Names.Value] is JsonObject geometry && GeoEnvelope.IsGeometry(geometry)
-                    && GeoEnvelope.TryCompute(geometry, out var box))
-                {
-                    geo.Add(key, box);
-                }
-            }
-        }
-
-        if (geo.Count > MaxGeoEntries)
-        {
-            throw NgsiLdException.BadRequest($"Entity '{id}' has more than {MaxGeoEntries} geo-property instances.");
+            geo.Add(box.Property, (box.MinX, box.MinY, box.MaxX, box.MaxY));
         }
 
         var pairsJson = new JsonArray(pairs.Select(p => (JsonNode)new JsonArray(p.Attribute, p.AttributeType)).ToArray()).ToJsonString(DocOptions);

@@ -4,12 +4,8 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CityOS.Broker.Storage;
-using CityOS.NgsiLd.Model;
 
 namespace CityOS.Storage.Sqlite.Internal;
-
-/// <summary>One R-tree row: a geo-property instance's bounding box.</summary>
-internal readonly record struct GeoEntry(string Property, double MinX, double MinY, double MaxX, double MaxY);
 
 /// <summary>
 /// What the secondary tables hold for one entity, extracted in one pass over the internal form, plus the
@@ -18,7 +14,7 @@ internal readonly record struct GeoEntry(string Property, double MinX, double Mi
 internal sealed class EntityIndex
 {
     /// <summary>Most R-tree rows one entity may have: the instance number is the low 16 bits of the R-tree id.</summary>
-    public const int MaxGeoEntries = 1 << 16;
+    public const int MaxGeoEntries = EntityKeys.MaxGeoEntries;
 
     /// <summary>One cached serialiser setting: non-ASCII text stays readable and compact (the doc is never put in HTML).</summary>
     public static readonly JsonSerializerOptions DocOptions = new()
@@ -31,7 +27,7 @@ internal sealed class EntityIndex
     [ThreadStatic]
     private static JsonScratch? t_scratch;
 
-    private EntityIndex(string id, string typesJson, List<string> types, List<(string, string)> attributes, List<GeoEntry> geo, byte[] doc, JsonScratch scratch)
+    private EntityIndex(string id, string typesJson, List<string> types, List<(string, string)> attributes, List<IndexedBox> geo, byte[] doc, JsonScratch scratch)
     {
         Id = id;
         TypesJson = typesJson;
@@ -56,7 +52,7 @@ internal sealed class EntityIndex
     /// <summary><see cref="Attributes"/> as a JSON array of [attribute, attribute type] pairs.</summary>
     public string AttributesJson { get; }
 
-    public List<GeoEntry> Geo { get; }
+    public List<IndexedBox> Geo { get; }
 
     /// <summary>A text fingerprint of <see cref="Geo"/> (null when empty), so unchanged geometry skips the R-tree.</summary>
     public string? GeoKey { get; }
@@ -67,68 +63,8 @@ internal sealed class EntityIndex
     /// <summary>Indexes <paramref name="entity"/>; ArgumentException when it lacks a string id or a type array.</summary>
     public static EntityIndex Of(JsonObject entity)
     {
-        ArgumentNullException.ThrowIfNull(entity);
-        if (entity[Names.Id] is not JsonValue idValue || !idValue.TryGetValue(out string? id) || string.IsNullOrEmpty(id))
-        {
-            throw new ArgumentException("The entity has no string id.", nameof(entity));
-        }
-
-        if (entity[Names.Type] is not JsonArray typeArray)
-        {
-            throw new ArgumentException($"Entity '{id}' has no type array (internal form).", nameof(entity));
-        }
-
-        var types = new List<string>(typeArray.Count);
-        foreach (var t in typeArray)
-        {
-            if (t is not JsonValue tv || !tv.TryGetValue(out string? typeName))
-            {
-                throw new ArgumentException($"Entity '{id}' has a type that is not a string.", nameof(entity));
-            }
-
-            types.Add(typeName);
-        }
-
-        var attributes = new List<(string, string)>();
-        var geo = new List<GeoEntry>();
-        foreach (var (key, value) in entity)
-        {
-            if (!Names.IsAttributeKey(key))
-            {
-                continue;
-            }
-
-            if (value is not JsonArray instances)
-            {
-                attributes.Add((key, string.Empty));
-                continue;
-            }
-
-            var first = attributes.Count;
-            foreach (var instance in instances)
-            {
-                // Instances of one attribute nearly always share a type: a linear check beats a set here.
-                var attributeType = instance is JsonObject io && io[Names.Type] is JsonValue atv && atv.TryGetValue(out string? at) ? at : string.Empty;
-                if (!ContainsType(attributes, first, attributeType))
-                {
-                    attributes.Add((key, attributeType));
-                }
-
-                // Any instance whose value is a GeoJSON geometry goes in the R-tree (not only GeoProperty),
-                // so the index is a superset of whatever the geo evaluator may accept.
-                if (instance is JsonObject obj && obj[Names.Value] is JsonObject geometry && GeoEnvelope.IsGeometry(geometry)
-                    && GeoEnvelope.TryCompute(geometry, out var box))
-                {
-                    geo.Add(new GeoEntry(key, box.MinX, box.MinY, box.MaxX, box.MaxY));
-                }
-            }
-        }
-
-        if (geo.Count > MaxGeoEntries)
-        {
-            throw CityOS.NgsiLd.Errors.NgsiLdException.BadRequest($"Entity '{id}' has more than {MaxGeoEntries} geo-property instances.");
-        }
-
+        var keys = EntityKeys.Of(entity);
+        var (id, typeArray, types, attributes, geo) = (keys.Id, keys.TypeArray, keys.Types, keys.Attributes, keys.Geo);
         var scratch = t_scratch ??= new JsonScratch();
         var typesJson = Encoding.UTF8.GetString(scratch.Write(typeArray));
         var doc = scratch.Write(entity).ToArray();
@@ -194,19 +130,6 @@ internal sealed class EntityIndex
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    private static bool ContainsType(List<(string, string)> attributes, int from, string attributeType)
-    {
-        for (var i = from; i < attributes.Count; i++)
-        {
-            if (string.Equals(attributes[i].Item2, attributeType, StringComparison.Ordinal))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     private static string PairsJson(List<(string Attribute, string AttributeType)> pairs, JsonScratch scratch)
     {
         var writer = scratch.Start();
@@ -226,7 +149,7 @@ internal sealed class EntityIndex
         return Encoding.UTF8.GetString(scratch.Finish());
     }
 
-    private static string MakeGeoKey(List<GeoEntry> geo, JsonScratch scratch)
+    private static string MakeGeoKey(List<IndexedBox> geo, JsonScratch scratch)
     {
         var writer = scratch.Start();
         {
