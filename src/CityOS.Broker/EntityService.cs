@@ -182,7 +182,7 @@ public sealed partial class EntityService
             }
             else
             {
-                var index = IndexOfDataset(instances, datasetId);
+                var index = Instances.IndexOf(instances, datasetId);
                 if (index < 0)
                 {
                     throw NgsiLdException.NotFound(datasetId is null
@@ -209,19 +209,6 @@ public sealed partial class EntityService
         {
             throw TenantNotFound(tenant);
         }
-    }
-
-    internal static int IndexOfDataset(JsonArray instances, string? datasetId)
-    {
-        for (var i = 0; i < instances.Count; i++)
-        {
-            if ((string?)instances[i]![Names.DatasetId] == datasetId)
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 
     internal static NgsiLdException EntityNotFound(string id) => NgsiLdException.NotFound($"Entity '{id}' does not exist.");
