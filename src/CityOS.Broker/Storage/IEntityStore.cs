@@ -66,6 +66,16 @@ public interface IEntityWriteSession
     /// <summary>The entity as it stands in this transaction (including earlier writes of it), or null.</summary>
     ValueTask<JsonObject?> GetAsync(string id, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The entities of <paramref name="ids"/> as they stand in this transaction (including earlier writes of
+    /// them), keyed by id; ids that do not exist are absent from the result. Equivalent to one
+    /// <see cref="GetAsync"/> per id, but a store answers it in one go: a batch reads all its entities up
+    /// front instead of one round trip each. Like <see cref="GetAsync"/>, a store that lets other writers
+    /// run concurrently locks every found entity until the commit; it takes those locks in id order
+    /// (ordinal), so two sessions locking overlapping sets wait for each other instead of deadlocking.
+    /// </summary>
+    ValueTask<IReadOnlyDictionary<string, JsonObject>> GetManyAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken);
+
     /// <summary>Inserts a new entity; false (and nothing written) when the id already exists.</summary>
     ValueTask<bool> InsertAsync(JsonObject entity, CancellationToken cancellationToken);
 

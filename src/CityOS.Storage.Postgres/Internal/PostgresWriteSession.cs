@@ -7,16 +7,17 @@ using NpgsqlTypes;
 namespace CityOS.Storage.Postgres.Internal;
 
 /// <summary>
-/// The session of one WriteAsync call: every statement runs in the call's transaction. GetAsync locks the
-/// row it reads (FOR UPDATE), so a read-modify-write through another connection or node waits for this
-/// transaction and then reads its result: no update is lost.
+/// The session of one WriteAsync call: every statement runs in the call's transaction. GetAsync and
+/// GetManyAsync lock the rows they read (FOR UPDATE), so a read-modify-write through another connection or
+/// node waits for this transaction and then reads its result: no update is lost.
 /// <para>
-/// Writes whose outcome the session already knows are deferred and sent together, as one batch of
-/// statements, before the next statement that could see them and before the commit: an insert of an id
-/// that GetAsync found absent, and an update of an id that GetAsync found (and locked). A batch upsert of
-/// n entities then costs n lookups and one round trip of writes instead of 2n round trips. Should a
-/// deferred write find the world otherwise (another transaction inserted the id in between), the flush
-/// throws <see cref="DeferredWriteConflictException"/> and the store runs the work again without deferral.
+/// Writes whose outcome the session already knows are deferred and sent together before the next statement
+/// that could see them and before the commit: an insert of an id that a read found absent, and an update
+/// of an id that a read found (and locked). Several deferred writes go as one set-based INSERT (and one
+/// UPDATE) over parameter arrays, so a batch upsert of n entities costs one lookup statement and one or two
+/// write statements instead of n of each. Should a deferred write find the world otherwise (another
+/// transaction inserted the id in between), the flush throws <see cref="DeferredWriteConflictException"/>
+/// and the store runs the work again without deferral.
 /// </para>
 /// </summary>
 internal sealed class PostgresWriteSession : IEntityWriteSession
@@ -57,14 +58,61 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
         SELECT count(*) FROM e
         """;
 
+    // The set-based forms of the two statements above, for several deferred writes at once. Each entity is one
+    // element of the parallel arrays $2..$6 (types and attribute names as array literals, since PostgreSQL
+    // arrays cannot nest unevenly); the geo boxes are arrays of their own, tied to their entity by id. The
+    // rows are inserted in array order, so seq keeps the order of the writes (the creation order).
+    private const string InsertManySql = """
+        WITH x AS (
+            SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::json[]) WITH ORDINALITY AS x(id, types, names, attrs, doc, n)),
+        e AS (
+            INSERT INTO entities (tenant, id, types, attr_names, attrs, doc)
+            SELECT $1, x.id, x.types::text[], x.names::text[], x.attrs, x.doc FROM x ORDER BY x.n
+            ON CONFLICT (tenant, id) DO NOTHING RETURNING seq, id, types),
+        t AS (
+            INSERT INTO entity_types (tenant, type, entity) SELECT $1, u.type, e.seq FROM e, unnest(e.types) AS u(type)),
+        g AS (
+            INSERT INTO entity_geo (tenant, entity, prop, box)
+            SELECT $1, e.seq, b.prop, public.ST_MakeEnvelope(b.minx, b.miny, b.maxx, b.maxy)
+            FROM unnest($7::text[], $8::text[], $9::float8[], $10::float8[], $11::float8[], $12::float8[]) AS b(id, prop, minx, miny, maxx, maxy)
+            JOIN e ON e.id = b.id COLLATE "C")
+        SELECT count(*) FROM e
+        """;
+
+    private const string UpdateManySql = """
+        WITH x AS (
+            SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::json[]) AS x(id, types, names, attrs, doc)),
+        e AS (
+            UPDATE entities AS r SET types = x.types::text[], attr_names = x.names::text[], attrs = x.attrs, doc = x.doc
+            FROM x WHERE r.tenant = $1 AND r.id = x.id COLLATE "C" RETURNING r.seq, r.id, r.types),
+        td AS (
+            DELETE FROM entity_types k USING e WHERE k.entity = e.seq AND NOT (k.type = ANY(e.types))),
+        ti AS (
+            INSERT INTO entity_types (tenant, type, entity)
+            SELECT $1, u.type, e.seq FROM e, unnest(e.types) AS u(type)
+            WHERE NOT EXISTS (SELECT 1 FROM entity_types k WHERE k.entity = e.seq AND k.type = u.type)),
+        d AS (
+            DELETE FROM entity_geo g USING e WHERE g.entity = e.seq),
+        g AS (
+            INSERT INTO entity_geo (tenant, entity, prop, box)
+            SELECT $1, e.seq, b.prop, public.ST_MakeEnvelope(b.minx, b.miny, b.maxx, b.maxy)
+            FROM unnest($7::text[], $8::text[], $9::float8[], $10::float8[], $11::float8[], $12::float8[]) AS b(id, prop, minx, miny, maxx, maxy)
+            JOIN e ON e.id = b.id COLLATE "C")
+        SELECT count(*) FROM e
+        """;
+
+    // Sorted so that two transactions locking overlapping sets take the locks in the same order (the row
+    // lock is taken above the sort) and wait for each other instead of deadlocking.
+    private const string GetManySql = "SELECT id, doc FROM entities WHERE tenant = $1 AND id = ANY($2) ORDER BY id FOR UPDATE";
+
     private readonly NpgsqlConnection _connection;
     private readonly NpgsqlTransaction _transaction;
     private readonly string _tenant;
     private readonly bool _deferWrites;
 
-    // What GetAsync found for each id (true: the row exists and is locked by this transaction).
+    // What GetAsync/GetManyAsync found for each id (true: the row exists and is locked by this transaction).
     private readonly Dictionary<string, bool> _found = new(StringComparer.Ordinal);
-    private readonly List<(string Sql, EntityRow Row)> _pending = [];
+    private readonly List<(bool Insert, EntityRow Row)> _pending = [];
     private readonly HashSet<string> _pendingIds = new(StringComparer.Ordinal);
     private bool _closed;
 
@@ -96,11 +144,54 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
         return doc is null ? null : EntityRow.ParseDoc(doc);
     }
 
+    public async ValueTask<IReadOnlyDictionary<string, JsonObject>> GetManyAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        Check(cancellationToken);
+        var distinct = new HashSet<string>(ids.Count, StringComparer.Ordinal);
+        var flush = false;
+        foreach (var id in ids)
+        {
+            ArgumentNullException.ThrowIfNull(id, nameof(ids));
+            distinct.Add(id);
+            flush |= _pendingIds.Contains(id);
+        }
+
+        if (flush)
+        {
+            await FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var found = new Dictionary<string, JsonObject>(distinct.Count, StringComparer.Ordinal);
+        if (distinct.Count == 0)
+        {
+            return found;
+        }
+
+        await using (var command = new NpgsqlCommand(GetManySql, _connection, _transaction))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _tenant });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. distinct] });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                found[reader.GetString(0)] = EntityRow.ParseDoc(reader.GetString(1));
+            }
+        }
+
+        foreach (var id in distinct)
+        {
+            _found[id] = found.ContainsKey(id);
+        }
+
+        return found;
+    }
+
     public async ValueTask<bool> InsertAsync(JsonObject entity, CancellationToken cancellationToken)
     {
         Check(cancellationToken);
         var row = EntityRow.Of(entity);
-        if (await TryDeferAsync(InsertSql, row, expectFound: false, cancellationToken).ConfigureAwait(false))
+        if (await TryDeferAsync(insert: true, row, expectFound: false, cancellationToken).ConfigureAwait(false))
         {
             return true;
         }
@@ -113,7 +204,7 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
     {
         Check(cancellationToken);
         var row = EntityRow.Of(entity);
-        if (await TryDeferAsync(UpdateSql, row, expectFound: true, cancellationToken).ConfigureAwait(false))
+        if (await TryDeferAsync(insert: false, row, expectFound: true, cancellationToken).ConfigureAwait(false))
         {
             return;
         }
@@ -160,21 +251,43 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
         }
 
         await using var batch = new NpgsqlBatch(_connection, _transaction);
-        foreach (var (sql, row) in _pending)
+        var expected = new List<long>(2);
+        if (_pending.Count == 1)
         {
-            var command = new NpgsqlBatchCommand(sql);
+            // One write (a single-entity request): the per-row statement, the cheapest to plan and run.
+            var (insert, row) = _pending[0];
+            var command = new NpgsqlBatchCommand(insert ? InsertSql : UpdateSql);
             AddRowParameters(command.Parameters, row);
             batch.BatchCommands.Add(command);
+            expected.Add(1);
+        }
+        else
+        {
+            // Inserts before updates, each in write order: the two sets hold different ids (a second write of
+            // an id flushes the first), so only the inserts' relative order matters (their seq).
+            foreach (var insert in (bool[])[true, false])
+            {
+                var rows = _pending.Where(p => p.Insert == insert).Select(p => p.Row).ToList();
+                if (rows.Count > 0)
+                {
+                    var command = new NpgsqlBatchCommand(insert ? InsertManySql : UpdateManySql);
+                    AddRowsParameters(command.Parameters, rows);
+                    batch.BatchCommands.Add(command);
+                    expected.Add(rows.Count);
+                }
+            }
         }
 
         var conflict = false;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
+            var statement = 0;
             do
             {
-                // Every statement answers one count: 0 means the insert met an existing id, or the update a
-                // missing row.
-                conflict |= !await reader.ReadAsync(cancellationToken).ConfigureAwait(false) || reader.GetInt64(0) == 0;
+                // Every statement answers how many rows it wrote: fewer than sent means an insert met an
+                // existing id, or an update a missing row.
+                conflict |= !await reader.ReadAsync(cancellationToken).ConfigureAwait(false) || reader.GetInt64(0) != expected[statement];
+                statement++;
             }
             while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
         }
@@ -188,7 +301,7 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
     }
 
     /// <summary>Defers the write when GetAsync of this session already told its outcome.</summary>
-    private async ValueTask<bool> TryDeferAsync(string sql, EntityRow row, bool expectFound, CancellationToken cancellationToken)
+    private async ValueTask<bool> TryDeferAsync(bool insert, EntityRow row, bool expectFound, CancellationToken cancellationToken)
     {
         if (_pendingIds.Contains(row.Id))
         {
@@ -202,7 +315,7 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
             return false;
         }
 
-        _pending.Add((sql, row));
+        _pending.Add((insert, row));
         _pendingIds.Add(row.Id);
         // After an insert the row exists and is this transaction's; after an update it still is.
         _found[row.Id] = true;
@@ -234,6 +347,73 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
         parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MinY] });
         parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MaxX] });
         parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MaxY] });
+    }
+
+    private void AddRowsParameters(NpgsqlParameterCollection parameters, List<EntityRow> rows)
+    {
+        var ids = new string[rows.Count];
+        var types = new string[rows.Count];
+        var names = new string[rows.Count];
+        var attrs = new string[rows.Count];
+        var docs = new string[rows.Count];
+        var geoIds = new List<string>();
+        var geo = new GeoBoxes();
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i];
+            ids[i] = row.Id;
+            types[i] = ArrayLiteral(row.Types);
+            names[i] = ArrayLiteral(row.AttributeNames);
+            attrs[i] = row.AttributePairs;
+            docs[i] = row.Doc;
+            for (var b = 0; b < row.Geo.Count; b++)
+            {
+                geoIds.Add(row.Id);
+                geo.Add(row.Geo.Properties[b], (row.Geo.MinX[b], row.Geo.MinY[b], row.Geo.MaxX[b], row.Geo.MaxY[b]));
+            }
+        }
+
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = _tenant });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = types });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = names });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = attrs, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = docs, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Json });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. geoIds] });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. geo.Properties] });
+        parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. geo.MinX] });
+        parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. geo.MinY] });
+        parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. geo.MaxX] });
+        parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. geo.MaxY] });
+    }
+
+    /// <summary>A PostgreSQL array literal of <paramref name="values"/>: every element quoted, \ and " escaped.</summary>
+    internal static string ArrayLiteral(string[] values)
+    {
+        var text = new System.Text.StringBuilder(2 + values.Sum(v => v.Length + 3));
+        text.Append('{');
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (i > 0)
+            {
+                text.Append(',');
+            }
+
+            text.Append('"');
+            foreach (var c in values[i])
+            {
+                if (c is '"' or '\\')
+                {
+                    text.Append('\\');
+                }
+
+                text.Append(c);
+            }
+
+            text.Append('"');
+        }
+
+        return text.Append('}').ToString();
     }
 
     private void Check(CancellationToken cancellationToken)

@@ -28,6 +28,25 @@ internal sealed class EntityWriteSession : IEntityWriteSession
         return ValueTask.FromResult(_connection.GetEntity(_tenant, id));
     }
 
+    public ValueTask<IReadOnlyDictionary<string, JsonObject>> GetManyAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        Check(cancellationToken);
+        // One writer at a time holds the database, so there is nothing to lock and no round trip to save:
+        // each id is one indexed lookup on the writer connection.
+        var found = new Dictionary<string, JsonObject>(ids.Count, StringComparer.Ordinal);
+        foreach (var id in ids)
+        {
+            ArgumentNullException.ThrowIfNull(id, nameof(ids));
+            if (!found.ContainsKey(id) && _connection.GetEntity(_tenant, id) is { } entity)
+            {
+                found.Add(id, entity);
+            }
+        }
+
+        return ValueTask.FromResult<IReadOnlyDictionary<string, JsonObject>>(found);
+    }
+
     public ValueTask<bool> InsertAsync(JsonObject entity, CancellationToken cancellationToken)
     {
         Check(cancellationToken);
