@@ -101,7 +101,7 @@ public sealed partial class EntityService
 
         // The result is built inside the work: a store may run the work again after a transient conflict
         // (e.g. a deadlock between two batches), and a retry must not add to a previous attempt's result.
-        return _store.WriteAsync(tenant, createTenant, async (s, ct) =>
+        return WriteAsync(tenant, createTenant, async (s, ct) =>
         {
             var lookup = readUpFront && ids.Count > 0
                 ? new BatchLookup(s, await s.GetManyAsync(ids, ct))

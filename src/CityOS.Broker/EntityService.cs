@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using CityOS.Broker.Changes;
 using CityOS.Broker.Storage;
 using CityOS.NgsiLd.Errors;
 using CityOS.NgsiLd.Model;
@@ -14,11 +15,20 @@ public sealed partial class EntityService
 {
     private readonly IEntityStore _store;
     private readonly TimeProvider _time;
+    private readonly IEntityChangeObserver[] _observers;
 
+    /// <summary>The service over <paramref name="store"/>, with no change observers.</summary>
     public EntityService(IEntityStore store, TimeProvider time)
+        : this(store, time, [])
+    {
+    }
+
+    /// <summary>The service over <paramref name="store"/>; every write's changes go to <paramref name="observers"/>.</summary>
+    public EntityService(IEntityStore store, TimeProvider time, IEnumerable<IEntityChangeObserver> observers)
     {
         _store = store;
         _time = time;
+        _observers = [.. observers];
     }
 
     private DateTimeOffset Now => _time.GetUtcNow();
@@ -28,7 +38,7 @@ public sealed partial class EntityService
     {
         ArgumentNullException.ThrowIfNull(entity);
         Timestamps.Stamp(entity, Now);
-        var created = await _store.WriteAsync(tenant, createTenant: true, (s, ct) => s.InsertAsync(entity, ct), cancellationToken);
+        var created = await WriteAsync(tenant, createTenant: true, (s, ct) => s.InsertAsync(entity, ct), cancellationToken);
         if (!created)
         {
             throw new NgsiLdException(ErrorType.AlreadyExists, $"Entity '{(string?)entity[Names.Id]}' already exists.");
@@ -55,7 +65,7 @@ public sealed partial class EntityService
         ArgumentNullException.ThrowIfNull(entity);
         var id = (string)entity[Names.Id]!;
         var now = Now;
-        return _store.WriteAsync(tenant, createTenant: false, async (s, ct) =>
+        return WriteAsync(tenant, createTenant: false, async (s, ct) =>
         {
             var existing = await s.GetAsync(id, ct) ?? throw EntityNotFound(id);
             await s.UpdateAsync(EntityMerge.Replace(existing, entity, now), ct);
@@ -67,7 +77,7 @@ public sealed partial class EntityService
     public Task MergeAsync(string tenant, string id, JsonObject fragment, bool keyValues, CancellationToken cancellationToken)
     {
         var now = Now;
-        return _store.WriteAsync(tenant, createTenant: false, async (s, ct) =>
+        return WriteAsync(tenant, createTenant: false, async (s, ct) =>
         {
             var existing = await s.GetAsync(id, ct) ?? throw EntityNotFound(id);
             await s.UpdateAsync(EntityMerge.Merge(existing, fragment, now, keyValues).Entity, ct);
@@ -84,7 +94,7 @@ public sealed partial class EntityService
         UpdateWithAsync(tenant, id, existing => EntityMerge.UpdateExisting(existing, fragment, Now), cancellationToken);
 
     private Task<UpdateResult> UpdateWithAsync(string tenant, string id, Func<JsonObject, EntityUpdate> change, CancellationToken cancellationToken) =>
-        _store.WriteAsync(tenant, createTenant: false, async (s, ct) =>
+        WriteAsync(tenant, createTenant: false, async (s, ct) =>
         {
             var existing = await s.GetAsync(id, ct) ?? throw EntityNotFound(id);
             var update = change(existing);
@@ -103,7 +113,7 @@ public sealed partial class EntityService
     public Task PartialAttributeUpdateAsync(string tenant, string id, string attribute, JsonArray instances, CancellationToken cancellationToken)
     {
         var now = Now;
-        return _store.WriteAsync(tenant, createTenant: false, async (s, ct) =>
+        return WriteAsync(tenant, createTenant: false, async (s, ct) =>
         {
             var existing = await s.GetAsync(id, ct) ?? throw EntityNotFound(id);
             if (!EntityMerge.PartialAttributeUpdate(existing, attribute, instances, now, out var update) || update is null)
@@ -119,7 +129,7 @@ public sealed partial class EntityService
     /// <summary>Delete Entity (§5.6.6).</summary>
     public async Task DeleteAsync(string tenant, string id, CancellationToken cancellationToken)
     {
-        var deleted = await _store.WriteAsync(tenant, createTenant: false, (s, ct) => s.DeleteAsync(id, ct), cancellationToken);
+        var deleted = await WriteAsync(tenant, createTenant: false, (s, ct) => s.DeleteAsync(id, ct), cancellationToken);
         if (!deleted)
         {
             throw EntityNotFound(id);
@@ -128,7 +138,7 @@ public sealed partial class EntityService
 
     /// <summary>Purge Entities (DELETE /entities): deletes every entity the query matches; returns how many.</summary>
     public Task<int> PurgeAsync(string tenant, EntityQuery query, CancellationToken cancellationToken) =>
-        _store.WriteAsync(tenant, createTenant: false, async (s, ct) =>
+        WriteAsync(tenant, createTenant: false, async (s, ct) =>
         {
             var ids = await s.QueryIdsAsync(query, ct);
             foreach (var id in ids)
@@ -147,7 +157,7 @@ public sealed partial class EntityService
     {
         ArgumentNullException.ThrowIfNull(instances);
         var now = Now;
-        return _store.WriteAsync(tenant, createTenant: false, async (s, ct) =>
+        return WriteAsync(tenant, createTenant: false, async (s, ct) =>
         {
             var existing = await s.GetAsync(id, ct) ?? throw EntityNotFound(id);
             if (!existing.ContainsKey(attribute))
@@ -168,7 +178,7 @@ public sealed partial class EntityService
     public Task DeleteAttributeAsync(string tenant, string id, string attribute, string? datasetId, bool deleteAll, CancellationToken cancellationToken)
     {
         var now = Now;
-        return _store.WriteAsync(tenant, createTenant: false, async (s, ct) =>
+        return WriteAsync(tenant, createTenant: false, async (s, ct) =>
         {
             var entity = await s.GetAsync(id, ct) ?? throw EntityNotFound(id);
             if (entity[attribute] is not JsonArray instances)
@@ -202,6 +212,10 @@ public sealed partial class EntityService
             return true;
         }, cancellationToken);
     }
+
+    /// <summary>One store transaction, its changes shown to the observers.</summary>
+    private Task<T> WriteAsync<T>(string tenant, bool createTenant, Func<IEntityWriteSession, CancellationToken, ValueTask<T>> work, CancellationToken cancellationToken) =>
+        ObservedEntityStore.WriteAsync(_store, _observers, _time, tenant, createTenant, work, cancellationToken);
 
     private async Task EnsureTenantAsync(string tenant, CancellationToken cancellationToken)
     {

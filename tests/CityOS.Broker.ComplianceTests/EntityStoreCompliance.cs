@@ -10,7 +10,7 @@ namespace CityOS.Broker.ComplianceTests;
 /// The storage contract as tests. Every backend subclasses this once, so SQLite and PostgreSQL cannot
 /// drift. Each test gets a fresh, empty, initialized store in <see cref="Store"/>.
 /// </summary>
-public abstract class EntityStoreCompliance : IAsyncLifetime
+public abstract partial class EntityStoreCompliance : IAsyncLifetime
 {
     protected const string Ns = "https://example.org/ns/";
     protected const string Speed = Ns + "speed";
