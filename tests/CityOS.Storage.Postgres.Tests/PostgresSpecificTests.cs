@@ -4,6 +4,7 @@ using CityOS.NgsiLd.Errors;
 using CityOS.NgsiLd.Geo;
 using CityOS.NgsiLd.JsonLd;
 using CityOS.NgsiLd.Query;
+using CityOS.Storage.Postgres.Internal;
 using Npgsql;
 
 namespace CityOS.Storage.Postgres.Tests;
@@ -301,7 +302,7 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
             await using var connection = new NpgsqlConnection(fresh.ConnectionString);
             await connection.OpenAsync();
             await using var command = new NpgsqlCommand("SELECT count(*) FROM cityos_migrations", connection);
-            Assert.Equal(1L, await command.ExecuteScalarAsync());
+            Assert.Equal((long)PostgresSchema.MigrationCount, await command.ExecuteScalarAsync());
         }
         finally
         {

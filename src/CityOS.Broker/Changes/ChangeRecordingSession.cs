@@ -39,6 +39,18 @@ internal sealed class ChangeRecordingSession : IEntityWriteSession
         return entity;
     }
 
+    public async ValueTask<IReadOnlyDictionary<string, JsonObject>> GetManyAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var found = await _inner.GetManyAsync(ids, cancellationToken).ConfigureAwait(false);
+        foreach (var id in ids)
+        {
+            _current[id] = found.TryGetValue(id, out var entity) ? entity.DeepClone().AsObject() : null;
+        }
+
+        return found;
+    }
+
     public async ValueTask<bool> InsertAsync(JsonObject entity, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entity);

@@ -101,6 +101,17 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
         SELECT count(*) FROM e
         """;
 
+    // The type rows and geo boxes go with the row (no foreign keys: schema version 3).
+    private const string DeleteSql = """
+        WITH e AS (
+            DELETE FROM entities WHERE tenant = $1 AND id = $2 RETURNING seq),
+        t AS (
+            DELETE FROM entity_types k USING e WHERE k.entity = e.seq),
+        g AS (
+            DELETE FROM entity_geo b USING e WHERE b.entity = e.seq)
+        SELECT count(*) FROM e
+        """;
+
     // Sorted so that two transactions locking overlapping sets take the locks in the same order (the row
     // lock is taken above the sort) and wait for each other instead of deadlocking.
     private const string GetManySql = "SELECT id, doc FROM entities WHERE tenant = $1 AND id = ANY($2) ORDER BY id FOR UPDATE";
@@ -221,11 +232,10 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
         Check(cancellationToken);
         await FlushAsync(cancellationToken).ConfigureAwait(false);
         _found.Remove(id);
-        // The geo boxes go with the row (ON DELETE CASCADE).
-        await using var command = new NpgsqlCommand("DELETE FROM entities WHERE tenant = $1 AND id = $2", _connection, _transaction);
+        await using var command = new NpgsqlCommand(DeleteSql, _connection, _transaction);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _tenant });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = id });
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! > 0;
     }
 
     public async ValueTask<IReadOnlyList<string>> QueryIdsAsync(EntityQuery query, CancellationToken cancellationToken)
