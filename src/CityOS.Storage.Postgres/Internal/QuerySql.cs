@@ -36,7 +36,66 @@ internal sealed class QuerySql
     /// <summary>True when the WHERE clause accepts exactly what <see cref="EntityQuery.Matches"/> accepts.</summary>
     public bool Exact { get; }
 
-    public static QuerySql For(string tenant, EntityQuery query)
+    /// <summary>
+    /// Most entities a geo search box may hold for its candidates to drive the query as a list of seqs
+    /// (see <see cref="ForAsync"/>); a larger box keeps the IN (subquery) form, as before the list existed.
+    /// </summary>
+    internal const int MaxGeoDriverEntities = 10_000;
+
+    /// <summary>
+    /// The SQL of <paramref name="query"/>. A geo search box is looked up first on entity_geo's GiST index
+    /// (at most <see cref="MaxGeoDriverEntities"/> + 1 rows): when it holds few enough entities their seqs
+    /// drive the query, one primary-key lookup each, whatever the planner's statistics say. Planned from
+    /// the statistics instead, a geo query right after 100,000 entities were seeded (not yet analyzed)
+    /// walked every entity in creation order: 693 ms against 10 ms.
+    /// </summary>
+    public static async Task<QuerySql> ForAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenant, EntityQuery query, CancellationToken cancellationToken)
+    {
+        if (query.Geo is not { SearchBox: { } box } geo || query.Ids is { Count: > 0 })
+        {
+            return For(tenant, query, null);
+        }
+
+        var seqs = new List<long>();
+        await using (var probe = new NpgsqlCommand(
+            "SELECT g.entity FROM entity_geo g WHERE g.tenant = $1 AND g.box && public.ST_MakeEnvelope($2, $3, $4, $5) AND g.prop = $6 LIMIT $7",
+            connection,
+            transaction))
+        {
+            probe.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
+            probe.Parameters.Add(new NpgsqlParameter<double> { TypedValue = box.MinX });
+            probe.Parameters.Add(new NpgsqlParameter<double> { TypedValue = box.MinY });
+            probe.Parameters.Add(new NpgsqlParameter<double> { TypedValue = box.MaxX });
+            probe.Parameters.Add(new NpgsqlParameter<double> { TypedValue = box.MaxY });
+            probe.Parameters.Add(new NpgsqlParameter<string> { TypedValue = geo.GeoProperty });
+            probe.Parameters.Add(new NpgsqlParameter<long> { TypedValue = MaxGeoDriverEntities + 1 });
+            await using var reader = await probe.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                seqs.Add(reader.GetInt64(0));
+            }
+        }
+
+        if (seqs.Count > MaxGeoDriverEntities)
+        {
+            return For(tenant, query, null);
+        }
+
+        seqs.Sort();
+        var distinct = new List<long>(seqs.Count);
+        foreach (var seq in seqs)
+        {
+            if (distinct.Count == 0 || distinct[^1] != seq)
+            {
+                distinct.Add(seq);
+            }
+        }
+
+        return For(tenant, query, [.. distinct]);
+    }
+
+    /// <summary>The SQL of <paramref name="query"/>; <paramref name="geoSeqs"/>, when given, are the (sorted) candidates of its geo box.</summary>
+    public static QuerySql For(string tenant, EntityQuery query, long[]? geoSeqs = null)
     {
         var parameters = new List<NpgsqlParameter>();
         string Add<T>(T value, NpgsqlDbType? type = null)
@@ -54,7 +113,20 @@ internal sealed class QuerySql
         var where = new StringBuilder();
         var order = "e.seq";
         var exact = query.Q is null && query.ScopeQ is null && query.Geo is null && query.IdPattern is null;
-        if (query.Type is TypeName typeName && query.Ids is not { Count: > 0 } && query.Geo?.SearchBox is null)
+        var typeOnRow = false;
+        if (geoSeqs is not null)
+        {
+            // The box's entities drive in seq order, one primary-key lookup each (LATERAL with OFFSET 0 keeps
+            // the nested loop); the type is then checked on the row's own types column, not by a join the
+            // planner could turn into a walk of the whole type.
+            var tenantSlot = Add(tenant);
+            where.Append(" FROM unnest(").Append(Add(geoSeqs, NpgsqlDbType.Array | NpgsqlDbType.Bigint))
+                .Append("::bigint[]) AS s(seq) CROSS JOIN LATERAL (SELECT * FROM entities x WHERE x.seq = s.seq OFFSET 0) e WHERE e.tenant = ")
+                .Append(tenantSlot);
+            order = "s.seq";
+            typeOnRow = true;
+        }
+        else if (query.Type is TypeName typeName && query.Ids is not { Count: > 0 } && query.Geo?.SearchBox is null)
         {
             // entity_types drives, in its index order (= creation order), one entity lookup per row, so a page
             // stops at its end. The LATERAL with OFFSET 0 keeps that nested loop: flattened, the planner chose a
@@ -82,7 +154,14 @@ internal sealed class QuerySql
         {
             // Type expressions only combine names with AND/OR, so every match holds at least one of the named
             // types: entity_types gives a superset, exact for a single name.
-            if (type is TypeName single)
+            if (typeOnRow)
+            {
+                // e.types holds the entity's distinct types, as entity_types does.
+                where.Append(type is TypeName ? " AND e.types @> " : " AND e.types && ")
+                    .Append(Add(type.Types.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text));
+                exact &= type is TypeName;
+            }
+            else if (type is TypeName single)
             {
                 where.Append(" AND e.seq IN (SELECT k.entity FROM entity_types k WHERE k.tenant = $1 AND k.type = ").Append(Add(single.Iri)).Append(')');
             }
@@ -111,12 +190,17 @@ internal sealed class QuerySql
             }
         }
 
-        if (query.Geo?.SearchBox is { } box)
+        if (query.Geo?.SearchBox is { } box && geoSeqs is null)
         {
             where.Append(" AND e.seq IN (SELECT g.entity FROM entity_geo g WHERE g.tenant = $1 AND g.box && public.ST_MakeEnvelope(")
                 .Append(Add(box.MinX)).Append(", ").Append(Add(box.MinY)).Append(", ")
                 .Append(Add(box.MaxX)).Append(", ").Append(Add(box.MaxY)).Append(") AND g.prop = ")
                 .Append(Add(query.Geo.GeoProperty)).Append(')');
+        }
+
+        if (query.Q is { } q && QPrefilter.Of(q, (value, type) => Add(value, type)) is { } prefilter)
+        {
+            where.Append(" AND ").Append(prefilter);
         }
 
         return new QuerySql(where.ToString(), order, parameters, exact);
@@ -125,7 +209,7 @@ internal sealed class QuerySql
     /// <summary>A page of matches, with the total count when the query asks for it.</summary>
     public static async Task<EntityPage> PageAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenant, EntityQuery query, CancellationToken cancellationToken)
     {
-        var sql = For(tenant, query);
+        var sql = await ForAsync(connection, transaction, tenant, query, cancellationToken).ConfigureAwait(false);
         if (sql.Exact)
         {
             long? total = null;
@@ -230,7 +314,7 @@ internal sealed class QuerySql
     /// <summary>The ids of every match in creation order (paging ignored).</summary>
     public static async Task<IReadOnlyList<string>> IdsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenant, EntityQuery query, CancellationToken cancellationToken)
     {
-        var sql = For(tenant, query);
+        var sql = await ForAsync(connection, transaction, tenant, query, cancellationToken).ConfigureAwait(false);
         var ids = new List<string>();
         await using var command = sql.Command(
             sql.Exact ? $"SELECT e.id, NULL{sql.Where} ORDER BY {sql.Order}" : $"SELECT e.id, e.doc{sql.Where} ORDER BY {sql.Order}",
@@ -251,7 +335,7 @@ internal sealed class QuerySql
     /// <summary>The plan PostgreSQL chooses for the candidate query (EXPLAIN), for tests and diagnostics.</summary>
     public static async Task<string> ExplainAsync(NpgsqlConnection connection, string tenant, EntityQuery query, CancellationToken cancellationToken)
     {
-        var sql = For(tenant, query);
+        var sql = await ForAsync(connection, null, tenant, query, cancellationToken).ConfigureAwait(false);
         await using var command = sql.Command($"EXPLAIN SELECT e.doc{sql.Where} ORDER BY {sql.Order}", connection, null);
         var lines = new StringBuilder();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
