@@ -90,7 +90,7 @@ internal sealed class EntityRow
     /// languageMap's values, object, objectList items, vocab), one array level flattened. Every target the
     /// q evaluator can compare on a bare attribute is among them, so a prefilter asking "does some scalar
     /// satisfy the term" is a superset of the evaluator. Numbers keep their spelling (jsonb reads them as
-    /// exact numerics). Migration 2's cityos_q_values computes the same sets in SQL for the back-fill.
+    /// exact numerics). Migration 2 back-fills stored rows with this same method.
     /// </summary>
     private static void WriteValues(Utf8JsonWriter writer, JsonObject entity)
     {
@@ -167,9 +167,24 @@ internal sealed class EntityRow
 
     private static void WriteScalar(Utf8JsonWriter writer, JsonNode? node)
     {
-        if (node is JsonValue value && value.GetValueKind() is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
+        if (node is not JsonValue value)
         {
-            value.WriteTo(writer);
+            return;
+        }
+
+        switch (value.GetValueKind())
+        {
+            case JsonValueKind.String when value.GetValue<string>() is var text && text.Contains('\0', StringComparison.Ordinal):
+                // jsonb cannot hold U+0000. The text up to it orders at or below the whole text against any
+                // string without U+0000 (the only ones a prefilter compares with), so range bounds stay a
+                // superset; no such string can equal it.
+                writer.WriteStringValue(text.AsSpan(0, text.IndexOf('\0', StringComparison.Ordinal)));
+                break;
+            case JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False:
+                value.WriteTo(writer);
+                break;
+            default:
+                break;
         }
     }
 

@@ -152,12 +152,15 @@ internal static class QPrefilter
                 return Range(attribute, Lower(literal.Number), Upper(literal.Number), add);
             case QValueKind.Boolean:
                 return Contains(attribute, JsonValue.Create(literal.Boolean), add);
+            case QValueKind.Uri or QValueKind.String when literal.Text.Contains('\0', StringComparison.Ordinal):
+                // jsonb cannot hold U+0000 (vals keeps such text only up to it).
+                return null;
             case QValueKind.Uri:
             case QValueKind.String when literal.DateTime is null && literal.Date is null && literal.Time is null:
                 // Property values and Relationship objects compare with the text, VocabProperty vocabs with
                 // its expansion.
                 var text = Contains(attribute, JsonValue.Create(literal.Text), add);
-                return literal.VocabIri is { } iri && !string.Equals(iri, literal.Text, StringComparison.Ordinal)
+                return literal.VocabIri is { } iri && !string.Equals(iri, literal.Text, StringComparison.Ordinal) && !iri.Contains('\0', StringComparison.Ordinal)
                     ? "(" + text + " OR " + Contains(attribute, JsonValue.Create(iri), add) + ")"
                     : text;
             default:
@@ -187,7 +190,8 @@ internal static class QPrefilter
     // A string the evaluator orders by ordinal comparison (not temporal) and whose code-point order agrees
     // with UTF-16 order against any text: ASCII only (they differ only between surrogates and U+E000–U+FFFF).
     private static bool IsOrderedString(QLiteral literal) =>
-        (literal.Kind == QValueKind.Uri
+        !literal.Text.Contains('\0', StringComparison.Ordinal)
+        && (literal.Kind == QValueKind.Uri
             || (literal.Kind == QValueKind.String && literal.DateTime is null && literal.Date is null && literal.Time is null))
         && System.Text.Ascii.IsValid(literal.Text);
 
