@@ -175,6 +175,13 @@ public sealed class PostgresQPrefilterTests : IAsyncLifetime
                         select $"urn:{i:D4}").ToList();
         Assert.Equal(expected, page.Entities.Select(Id));
         Assert.Equal(expected.Count, page.TotalCount);
+
+        // Without a count the box's list is looked up in slices: pages past the first slice stay exact.
+        foreach (var (offset, limit) in new[] { (0, 5), (40, 10), (45, 20), (0, 1000) })
+        {
+            var paged = await _store.QueryEntitiesAsync("", query with { Count = false, Offset = offset, Limit = limit }, None);
+            Assert.Equal(expected.Skip(offset).Take(limit), paged.Entities.Select(Id));
+        }
     }
 
     private Task<string> ExplainAsync(string q, TypeExpression? type) =>

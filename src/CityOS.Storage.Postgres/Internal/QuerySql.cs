@@ -35,6 +35,12 @@ internal sealed class QuerySql
 
     public List<NpgsqlParameter> Parameters { get; }
 
+    /// <summary>The sorted seqs of the geo box's entities when they drive the query (see <see cref="ForAsync"/>).</summary>
+    public long[]? GeoSeqs { get; private init; }
+
+    /// <summary>The index in <see cref="Parameters"/> of the <see cref="GeoSeqs"/> array.</summary>
+    public int GeoSeqsParameter { get; private init; } = -1;
+
     /// <summary>True when part of q is checked by the WHERE clause (see <see cref="QPrefilter"/>).</summary>
     public bool QInSql { get; }
 
@@ -129,12 +135,14 @@ internal sealed class QuerySql
         var order = "e.seq";
         var exact = query.Q is null && query.ScopeQ is null && query.Geo is null && query.IdPattern is null;
         var typeOnRow = false;
+        var geoSeqsParameter = -1;
         if (geoSeqs is not null)
         {
             // The box's entities drive in seq order, one primary-key lookup each (LATERAL with OFFSET 0 keeps
             // the nested loop); the type is then checked on the row's own types column, not by a join the
             // planner could turn into a walk of the whole type.
             var tenantSlot = Add(tenant);
+            geoSeqsParameter = parameters.Count;
             where.Append(" FROM unnest(").Append(Add(geoSeqs, NpgsqlDbType.Array | NpgsqlDbType.Bigint))
                 .Append("::bigint[]) AS s(seq) CROSS JOIN LATERAL (SELECT * FROM entities x WHERE x.seq = s.seq OFFSET 0) e WHERE e.tenant = ")
                 .Append(tenantSlot);
@@ -220,7 +228,7 @@ internal sealed class QuerySql
             qInSql = true;
         }
 
-        return new QuerySql(where.ToString(), order, parameters, exact, qInSql);
+        return new QuerySql(where.ToString(), order, parameters, exact, qInSql) { GeoSeqs = geoSeqs, GeoSeqsParameter = geoSeqsParameter };
     }
 
     /// <summary>A page of matches, with the total count when the query asks for it.</summary>
@@ -291,11 +299,24 @@ internal sealed class QuerySql
         var chunk = sql.QInSql
             ? Math.Clamp(query.Offset + query.Limit + 16L, 32, 1024)
             : Math.Clamp((query.Offset + query.Limit) * 2L, 64, 1024);
+        // Geo candidates drive as a list: each chunk binds only its slice of the list, so the database looks
+        // up that many entities, not the whole box's before sorting (it cannot know the list is sorted).
+        var pending = sql.GeoSeqs;
+        var position = 0;
         while (true)
         {
             var rows = 0;
+            var lastSlice = false;
             await using (var command = sql.Command(text, connection, transaction))
             {
+                if (pending is not null)
+                {
+                    var take = (int)Math.Min(chunk, pending.Length - position);
+                    command.Parameters[sql.GeoSeqsParameter].Value = pending[position..(position + take)];
+                    position += take;
+                    lastSlice = position >= pending.Length;
+                }
+
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = after });
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = chunk });
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -323,7 +344,16 @@ internal sealed class QuerySql
                 }
             }
 
-            if (rows < chunk || entities.Count >= query.Limit)
+            if (pending is not null)
+            {
+                if (lastSlice || entities.Count >= query.Limit)
+                {
+                    return new EntityPage(entities, null);
+                }
+
+                after = pending[position - 1];
+            }
+            else if (rows < chunk || entities.Count >= query.Limit)
             {
                 return new EntityPage(entities, null);
             }
