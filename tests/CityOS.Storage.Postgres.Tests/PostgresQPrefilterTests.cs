@@ -184,6 +184,39 @@ public sealed class PostgresQPrefilterTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task A_box_holding_more_entities_than_a_list_takes_keeps_the_subquery_form_and_is_exact()
+    {
+        // Written in SQL: ten thousand entities through the store would take most of a minute here.
+        var count = Internal.QuerySql.MaxGeoDriverEntities + 200;
+        await _store.WriteAsync("", true, (s, ct) => s.InsertAsync(Entity("urn:first", Thing, ("t", 1)), ct), None);
+        await _database.ExecuteAsync($$"""
+            INSERT INTO entities (tenant, id, types, attr_names, attrs, doc, vals)
+            SELECT '', 'urn:' || lpad(i::text, 6, '0'), ARRAY['{{Thing}}'], ARRAY['{{Ns}}t', '{{Location}}'],
+                   '[["{{Ns}}t", "Property"], ["{{Location}}", "GeoProperty"]]',
+                   json_build_object('id', 'urn:' || lpad(i::text, 6, '0'), 'type', json_build_array('{{Thing}}'),
+                       '{{Ns}}t', json_build_array(json_build_object('type', 'Property', 'value', i % 50)),
+                       '{{Location}}', json_build_array(json_build_object('type', 'GeoProperty', 'value',
+                           json_build_object('type', 'Point', 'coordinates', json_build_array((i % 100) * 0.01, (i / 100) * 0.001))))),
+                   jsonb_build_object('{{Ns}}t', jsonb_build_array(i % 50), '{{Location}}', '[]'::jsonb)
+            FROM generate_series(1, {{count}}) i;
+            INSERT INTO entity_types (tenant, type, entity) SELECT '', '{{Thing}}', seq FROM entities WHERE id <> 'urn:first';
+            INSERT INTO entity_geo (tenant, entity, prop, box)
+            SELECT '', seq, '{{Location}}', public.ST_MakeEnvelope(x, y, x, y)
+            FROM (SELECT seq, (doc->'{{Location}}'->0->'value'->'coordinates'->>0)::float8 AS x,
+                         (doc->'{{Location}}'->0->'value'->'coordinates'->>1)::float8 AS y FROM entities WHERE id <> 'urn:first') p;
+            ANALYZE;
+            """);
+        var geo = GeoQuery.Parse("within", "Polygon", "[[[-1,-1],[2,-1],[2,2],[-1,2],[-1,-1]]]", null, LdContext.Core);
+        var query = new EntityQuery { Geo = geo, Q = QParser.Parse("t==7", LdContext.Core), Offset = 3, Limit = 5 };
+
+        var plan = await _store.ExplainQueryAsync("", query, None);
+        var page = await _store.QueryEntitiesAsync("", query, None);
+
+        Assert.DoesNotContain("unnest", plan, StringComparison.Ordinal);
+        Assert.Equal(new[] { 157, 207, 257, 307, 357 }.Select(i => $"urn:{i:D6}"), page.Entities.Select(Id));
+    }
+
     private Task<string> ExplainAsync(string q, TypeExpression? type) =>
         _store.ExplainQueryAsync("", new EntityQuery { Q = QParser.Parse(q, LdContext.Core), Type = type }, None);
 
