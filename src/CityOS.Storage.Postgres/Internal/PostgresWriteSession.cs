@@ -25,7 +25,7 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
     // duplicate id a no-op (count 0) instead of an error that would abort the whole transaction.
     private const string InsertSql = """
         WITH e AS (
-            INSERT INTO entities (tenant, id, types, attr_names, attrs, doc) VALUES ($1, $2, $3, $4, $5, $6)
+            INSERT INTO entities (tenant, id, types, attr_names, attrs, doc, vals) VALUES ($1, $2, $3, $4, $5, $6, $12)
             ON CONFLICT (tenant, id) DO NOTHING RETURNING seq),
         t AS (
             INSERT INTO entity_types (tenant, type, entity) SELECT $1, x.type, e.seq FROM e, unnest($3::text[]) AS x(type)),
@@ -41,7 +41,7 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
     // the INSERT adds: every CTE runs on the statement's snapshot).
     private const string UpdateSql = """
         WITH e AS (
-            UPDATE entities SET types = $3, attr_names = $4, attrs = $5, doc = $6 WHERE tenant = $1 AND id = $2 RETURNING seq),
+            UPDATE entities SET types = $3, attr_names = $4, attrs = $5, doc = $6, vals = $12 WHERE tenant = $1 AND id = $2 RETURNING seq),
         td AS (
             DELETE FROM entity_types k USING e WHERE k.entity = e.seq AND NOT (k.type = ANY($3::text[]))),
         ti AS (
@@ -234,6 +234,7 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
         parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MinY] });
         parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MaxX] });
         parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MaxY] });
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = row.Values, NpgsqlDbType = NpgsqlDbType.Jsonb });
     }
 
     private void Check(CancellationToken cancellationToken)
