@@ -9,7 +9,9 @@
 #   scripts/postgres.sh stop DIR     stops the server and removes DIR (no error when already gone)
 #
 # The cluster is tuned for tests, not for keeping data: fsync and synchronous_commit are off, so a machine
-# crash loses it, which is fine for a directory removed at the end of the run anyway.
+# crash loses it, which is fine for a directory removed at the end of the run anyway. With PG_DURABLE=1 it
+# runs as production would (fsync, synchronous_commit and full_page_writes on, shared_buffers 256MB): the
+# settings benchmark figures are measured with.
 set -euo pipefail
 
 PG_MAJOR=${PG_MAJOR:-15}
@@ -89,12 +91,17 @@ start() {
     as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
 
+    local settings="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000 -c shared_buffers=64MB"
+    if [[ "${PG_DURABLE:-0}" == 1 ]]; then
+        settings="-c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=200 -c shared_buffers=256MB"
+    fi
+
     local port attempt
     for attempt in 1 2 3 4 5; do
         port=$(free_port)
-        # Loopback only; socket in DIR; fsync off: test data need not survive a machine crash.
+        # Loopback only; socket in DIR; by default fsync off: test data need not survive a machine crash.
         if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start -o \
-            "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000 -c shared_buffers=64MB" \
+            "-c listen_addresses=127.0.0.1 -p $port -k $dir $settings" \
             >/dev/null 2>&1; then
             break
         fi

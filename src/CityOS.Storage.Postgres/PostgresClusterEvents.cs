@@ -35,18 +35,27 @@ public sealed partial class PostgresClusterEvents : IClusterEvents, IAsyncDispos
     private readonly Lock _lock = new();
     private readonly TaskCompletionSource _firstListen = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _loop;
+    private readonly TimeProvider _time;
     private int _listenerProcessId;
+
+    // Written only by the listen loop, read by /health: replaced whole, never mutated.
+    private volatile ClusterChannelStatus _status = new(ClusterChannelStatus.PostgresListenTransport, Connected: false, Since: null, Reconnects: 0);
     private bool _disposed;
 
     /// <summary>
     /// Events among the nodes using the database of <paramref name="connectionString"/>; publishes through
     /// <paramref name="store"/>'s connections. Nothing is opened before <see cref="StartAsync"/>.
     /// </summary>
-    public PostgresClusterEvents(string connectionString, PostgresEntityStore store, ILogger<PostgresClusterEvents>? logger = null)
+    /// <param name="connectionString">The database (and, first in its search path, the schema) the nodes share.</param>
+    /// <param name="store">The store whose connections publish.</param>
+    /// <param name="logger">Records lost and regained LISTEN connections.</param>
+    /// <param name="timeProvider">The clock of <see cref="Status"/>; the system clock when null.</param>
+    public PostgresClusterEvents(string connectionString, PostgresEntityStore store, ILogger<PostgresClusterEvents>? logger = null, TimeProvider? timeProvider = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         ArgumentNullException.ThrowIfNull(store);
         _store = store;
+        _time = timeProvider ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _hub = new ClusterEventHub(_logger);
         var builder = new NpgsqlConnectionStringBuilder(connectionString)
@@ -62,6 +71,9 @@ public sealed partial class PostgresClusterEvents : IClusterEvents, IAsyncDispos
 
     /// <inheritdoc />
     public string NodeId { get; } = Guid.NewGuid().ToString("N");
+
+    /// <inheritdoc />
+    public ClusterChannelStatus Status => _status;
 
     /// <summary>The backend process id of the LISTEN connection (0 while none); lets tests cut it.</summary>
     internal int ListenerProcessId => Volatile.Read(ref _listenerProcessId);
@@ -149,6 +161,8 @@ public sealed partial class PostgresClusterEvents : IClusterEvents, IAsyncDispos
                 }
 
                 Volatile.Write(ref _listenerProcessId, connection.ProcessID);
+                var before = _status;
+                _status = before with { Connected = true, Since = _time.GetUtcNow(), Reconnects = before.Reconnects + (listenedBefore ? 1 : 0) };
                 if (listenedBefore)
                 {
                     // Whatever was published while the connection was down is lost: subscribers reload instead.
@@ -171,6 +185,13 @@ public sealed partial class PostgresClusterEvents : IClusterEvents, IAsyncDispos
             catch (Exception ex)
             {
                 Volatile.Write(ref _listenerProcessId, 0);
+                var before = _status;
+                if (before.Connected || before.Since is null)
+                {
+                    // Down since the first failure, not the latest retry: /health tells how long events have been missed.
+                    _status = before with { Connected = false, Since = _time.GetUtcNow() };
+                }
+
                 LogListenFailed(_logger, ex, delay.TotalMilliseconds);
                 if (!listenedBefore)
                 {

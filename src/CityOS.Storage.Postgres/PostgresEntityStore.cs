@@ -213,23 +213,37 @@ public sealed class PostgresEntityStore : IEntityStore, IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
         await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
 
+        return await WithRetriesAsync(deferWrites => WriteOnceAsync(tenant, createTenant, deferWrites, work, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<T> WriteTenantsAsync<T>(Func<ITenantWriteSessions, CancellationToken, ValueTask<T>> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        cancellationToken.ThrowIfCancellationRequested();
+        await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+        return await WithRetriesAsync(deferWrites => WriteTenantsOnceAsync(deferWrites, work, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<T> WithRetriesAsync<T>(Func<bool, Task<T>> attempt, CancellationToken cancellationToken)
+    {
         // Two transactions that lock the same entities in opposite orders (two batches, two nodes) are
         // answered by PostgreSQL with a deadlock or serialization error for one of them. Nothing of that
         // attempt was committed and the contract lets work run again, so the loser is retried. The same holds
         // when a deferred write met a row another transaction changed; that retry writes undeferred, so it
         // sees each outcome as it happens and cannot meet the same conflict again.
         var deferWrites = true;
-        for (var attempt = 1; ; attempt++)
+        for (var number = 1; ; number++)
         {
             try
             {
-                return await WriteOnceAsync(tenant, createTenant, deferWrites, work, cancellationToken).ConfigureAwait(false);
+                return await attempt(deferWrites).ConfigureAwait(false);
             }
-            catch (PostgresException e) when (IsTransient(e) && attempt < MaxWriteAttempts)
+            catch (PostgresException e) when (IsTransient(e) && number < MaxWriteAttempts)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 * attempt)), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 * number)), cancellationToken).ConfigureAwait(false);
             }
-            catch (DeferredWriteConflictException) when (attempt < MaxWriteAttempts)
+            catch (DeferredWriteConflictException) when (number < MaxWriteAttempts)
             {
                 deferWrites = false;
             }
@@ -275,6 +289,32 @@ public sealed class PostgresEntityStore : IEntityStore, IAsyncDisposable
         // Not cancellable: once the work is done, the caller must learn whether it was committed.
         await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
         if (created)
+        {
+            _tenants[tenant] = true;
+        }
+
+        return result;
+    }
+
+    private async Task<T> WriteTenantsOnceAsync<T>(bool deferWrites, Func<ITenantWriteSessions, CancellationToken, ValueTask<T>> work, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var sessions = new TenantSessions(this, connection, transaction, deferWrites);
+        T result;
+        try
+        {
+            result = await work(sessions, cancellationToken).ConfigureAwait(false);
+            await sessions.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            sessions.Close();
+        }
+
+        // Not cancellable: once the work is done, the caller must learn whether it was committed.
+        await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        foreach (var tenant in sessions.Created)
         {
             _tenants[tenant] = true;
         }
@@ -425,5 +465,61 @@ public sealed class PostgresEntityStore : IEntityStore, IAsyncDisposable
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         return true;
+    }
+
+    /// <summary>One write session per tenant, all on one connection and transaction.</summary>
+    private sealed class TenantSessions(PostgresEntityStore store, NpgsqlConnection connection, NpgsqlTransaction transaction, bool deferWrites) : ITenantWriteSessions
+    {
+        private readonly Dictionary<string, PostgresWriteSession> _sessions = new(StringComparer.Ordinal);
+        private bool _closed;
+
+        /// <summary>Tenants this transaction created; known committed only after the commit.</summary>
+        public List<string> Created { get; } = [];
+
+        public async ValueTask<IEntityWriteSession> ForTenantAsync(string tenant, bool createTenant, CancellationToken cancellationToken)
+        {
+            TenantName.Validate(tenant);
+            ObjectDisposedException.ThrowIf(_closed, this);
+            if (_sessions.TryGetValue(tenant, out var session))
+            {
+                return session;
+            }
+
+            if (createTenant)
+            {
+                if (await store.CreateTenantAsync(connection, transaction, tenant, cancellationToken).ConfigureAwait(false))
+                {
+                    Created.Add(tenant);
+                }
+            }
+            else if (!await store.TenantExistsAsync(connection, transaction, tenant, cancellationToken).ConfigureAwait(false))
+            {
+                throw new NgsiLdException(ErrorType.NonexistentTenant, $"The tenant '{tenant}' does not exist.");
+            }
+
+            // Writes another tenant's session deferred go first, so that a failure surfaces while that
+            // tenant is still the one being written rather than at the very end.
+            await FlushAsync(cancellationToken).ConfigureAwait(false);
+            session = new PostgresWriteSession(connection, transaction, tenant, deferWrites);
+            _sessions[tenant] = session;
+            return session;
+        }
+
+        public async ValueTask FlushAsync(CancellationToken cancellationToken)
+        {
+            foreach (var session in _sessions.Values)
+            {
+                await session.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public void Close()
+        {
+            _closed = true;
+            foreach (var session in _sessions.Values)
+            {
+                session.Close();
+            }
+        }
     }
 }

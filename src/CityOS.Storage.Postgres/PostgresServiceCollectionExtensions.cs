@@ -29,7 +29,8 @@ public static class PostgresServiceCollectionExtensions
         services.Replace(ServiceDescriptor.Singleton<IClusterEvents>(sp => new PostgresClusterEvents(
             connectionString,
             sp.GetRequiredService<PostgresEntityStore>(),
-            sp.GetService<ILogger<PostgresClusterEvents>>())));
+            sp.GetService<ILogger<PostgresClusterEvents>>(),
+            sp.GetService<TimeProvider>())));
         return services;
     }
 }

@@ -228,6 +228,31 @@ public sealed class SqliteEntityStore : IEntityStore, IAsyncDisposable
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Queues <paramref name="work"/> for the single writer as one work item (one savepoint of a group
+    /// transaction, as <see cref="WriteAsync"/>): the tenants it touches are all in the one database file, so
+    /// its writes to every tenant, and the tenants it creates, commit or roll back together.
+    /// </summary>
+    public async Task<T> WriteTenantsAsync<T>(Func<ITenantWriteSessions, CancellationToken, ValueTask<T>> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        await EnsureInitializedAsync(cancellationToken).ConfigureAwait(false);
+        return await Writer.EnqueueAsync(
+            async (connection, token) =>
+            {
+                var sessions = new TenantSessions(connection);
+                try
+                {
+                    return await work(sessions, token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    sessions.Close();
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
     /// <inheritdoc />
     public Task<IReadOnlyList<AttributeUsage>> GetAttributeUsageAsync(string tenant, CancellationToken cancellationToken)
     {
@@ -424,5 +449,35 @@ public sealed class SqliteEntityStore : IEntityStore, IAsyncDisposable
         }
 
         return null;
+    }
+
+    /// <summary>One session per tenant on the writer's connection, all in one work item.</summary>
+    private sealed class TenantSessions(WriterConnection connection) : ITenantWriteSessions
+    {
+        private readonly Dictionary<string, EntityWriteSession> _sessions = new(StringComparer.Ordinal);
+        private bool _closed;
+
+        public ValueTask<IEntityWriteSession> ForTenantAsync(string tenant, bool createTenant, CancellationToken cancellationToken)
+        {
+            TenantName.Validate(tenant);
+            ObjectDisposedException.ThrowIf(_closed, this);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!_sessions.TryGetValue(tenant, out var session))
+            {
+                session = new EntityWriteSession(connection, connection.ResolveTenant(tenant, createTenant));
+                _sessions[tenant] = session;
+            }
+
+            return ValueTask.FromResult<IEntityWriteSession>(session);
+        }
+
+        public void Close()
+        {
+            _closed = true;
+            foreach (var session in _sessions.Values)
+            {
+                session.Close();
+            }
+        }
     }
 }

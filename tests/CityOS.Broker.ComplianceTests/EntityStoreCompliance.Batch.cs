@@ -180,6 +180,26 @@ public abstract partial class EntityStoreCompliance
     }
 
     [Fact]
+    public async Task Observers_of_a_batch_upsert_see_each_write_with_the_entity_as_it_stood_before()
+    {
+        await InsertAsync(Entity("urn:old", Vehicle, (Speed, 1)));
+        var observer = new RecordingObserver();
+
+        await ServiceOver(Store, observer).BatchUpsertAsync(
+            "",
+            [Item(Entity("urn:old", Vehicle, (Speed, 2))), Item(Entity("urn:new", Vehicle, (Speed, 3))), Item(Entity("urn:old", Vehicle, (Speed, 4)))],
+            updateMode: true,
+            None);
+
+        Assert.Equal([Changes.EntityChangeKind.Updated, Changes.EntityChangeKind.Created, Changes.EntityChangeKind.Updated], observer.Committed.Select(c => c.Kind));
+        Assert.Equal(1, SpeedOf(observer.Committed[0].Before));
+        Assert.Equal(2, SpeedOf(observer.Committed[0].After));
+        Assert.Null(observer.Committed[1].Before);
+        Assert.Equal(2, SpeedOf(observer.Committed[2].Before));
+        Assert.Equal(4, SpeedOf(observer.Committed[2].After));
+    }
+
+    [Fact]
     public async Task A_large_batch_upsert_over_existing_entities_updates_every_one_and_its_indexes()
     {
         // More items than one deferred flush holds, half of them existing: set-based writes of both kinds.

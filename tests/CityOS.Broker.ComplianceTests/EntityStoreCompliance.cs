@@ -432,6 +432,82 @@ public abstract partial class EntityStoreCompliance : IAsyncLifetime
         Assert.Equal(1500, (await QueryAsync(new EntityQuery { Attrs = [Speed], Count = true, Limit = 0 })).TotalCount);
     }
 
+    // ---- one transaction across tenants (bulk import) -----------------------------------------------------
+
+    [Fact]
+    public async Task Write_across_tenants_commits_every_tenant_and_creates_missing_ones()
+    {
+        await InsertAsync(Entity("urn:old", Vehicle), "t-existing");
+
+        var (a, b, again) = await Store.WriteTenantsAsync(async (sessions, ct) =>
+        {
+            var first = await sessions.ForTenantAsync("t-new", createTenant: true, ct);
+            var second = await sessions.ForTenantAsync("t-existing", createTenant: false, ct);
+            var a = await first.InsertAsync(Entity("urn:a", Vehicle), ct);
+            var b = await second.InsertAsync(Entity("urn:b", Building), ct);
+            await second.UpdateAsync(Entity("urn:old", Sensor), ct);
+
+            // Back to the first tenant after writing the second: the same session, which sees its own writes.
+            var again = await sessions.ForTenantAsync("t-new", createTenant: true, ct);
+            Assert.Same(first, again);
+            return (a, b, await again.GetAsync("urn:a", ct) is not null);
+        }, None);
+
+        Assert.True(a && b && again);
+        Assert.True(await Store.TenantExistsAsync("t-new", None));
+        Assert.Equal(["urn:a"], await QueryIdsAsync(new EntityQuery(), "t-new"));
+        Assert.Equal(["urn:old", "urn:b"], await QueryIdsAsync(new EntityQuery(), "t-existing"));
+        AssertSameJson(Entity("urn:old", Sensor), await Store.GetEntityAsync("t-existing", "urn:old", None));
+        Assert.Empty(await QueryIdsAsync(new EntityQuery()));
+    }
+
+    [Fact]
+    public async Task Write_across_tenants_that_throws_in_a_later_tenant_leaves_every_tenant_as_it_was()
+    {
+        await InsertAsync(Entity("urn:keep", Vehicle, (Speed, 1)), "t-existing");
+        var boom = new InvalidOperationException("second tenant failed");
+
+        var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => Store.WriteTenantsAsync<bool>(async (sessions, ct) =>
+        {
+            var first = await sessions.ForTenantAsync("t-created", createTenant: true, ct);
+            for (var i = 0; i < 1200; i++)
+            {
+                Assert.True(await first.InsertAsync(Entity($"urn:x{i}", Vehicle), ct));
+            }
+
+            var second = await sessions.ForTenantAsync("t-existing", createTenant: true, ct);
+            await second.UpdateAsync(Entity("urn:keep", Building), ct);
+            Assert.True(await second.InsertAsync(Entity("urn:new", Vehicle), ct));
+            throw boom;
+        }, None));
+
+        Assert.Same(boom, thrown);
+        Assert.False(await Store.TenantExistsAsync("t-created", None));
+        Assert.DoesNotContain("t-created", await Store.ListTenantsAsync(None));
+        Assert.Empty(await QueryIdsAsync(new EntityQuery(), "t-created"));
+        Assert.Equal(["urn:keep"], await QueryIdsAsync(new EntityQuery(), "t-existing"));
+        AssertSameJson(Entity("urn:keep", Vehicle, (Speed, 1)), await Store.GetEntityAsync("t-existing", "urn:keep", None));
+
+        // The tenant that was rolled back can be created afterwards as if it never was.
+        Assert.True(await InsertAsync(Entity("urn:x0", Vehicle), "t-created"));
+        Assert.Equal(["urn:x0"], await QueryIdsAsync(new EntityQuery(), "t-created"));
+    }
+
+    [Fact]
+    public async Task Write_across_tenants_to_a_missing_tenant_without_create_fails_NonexistentTenant_and_keeps_nothing()
+    {
+        var error = await Assert.ThrowsAsync<NgsiLdException>(() => Store.WriteTenantsAsync<bool>(async (sessions, ct) =>
+        {
+            await (await sessions.ForTenantAsync("", createTenant: false, ct)).InsertAsync(Entity("urn:d", Vehicle), ct);
+            await sessions.ForTenantAsync("t-missing", createTenant: false, ct);
+            return true;
+        }, None));
+
+        Assert.Equal(ErrorType.NonexistentTenant, error.Type);
+        Assert.Null(await Store.GetEntityAsync("", "urn:d", None));
+        Assert.False(await Store.TenantExistsAsync("t-missing", None));
+    }
+
     [Fact]
     public async Task Reads_run_concurrently_with_writes_and_never_see_a_partial_write()
     {

@@ -18,6 +18,9 @@ public sealed class SystemEndpointsTests : IClassFixture<CityOSServer>
         var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.Equal("ok", (string?)body["status"]);
         Assert.Equal("ok", (string?)body["storage"]);
+        Assert.Equal("in-process", (string?)body["cluster"]!["transport"]);
+        Assert.Equal("connected", (string?)body["cluster"]!["state"]);
+        Assert.Equal(0, (int)body["cluster"]!["reconnects"]!);
     }
 
     [Fact]

@@ -138,6 +138,19 @@ public sealed class PostgresBatchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Set_based_inserts_and_updates_write_the_q_prefilter_values_of_every_row()
+    {
+        var service = new EntityService(_store, TimeProvider.System);
+        await service.BatchUpsertAsync("", [.. Enumerable.Range(0, 4).Select(i => Item(Entity($"urn:{i}", Vehicle, (Counter, i))))], updateMode: false, None);
+        Assert.Equal(1L, await ScalarAsync($$"""SELECT count(*) FROM entities WHERE vals @> '{"{{Counter}}": [2]}'"""));
+
+        await service.BatchUpsertAsync("", [.. Enumerable.Range(0, 4).Select(i => Item(Entity($"urn:{i}", Vehicle, (Counter, 7))))], updateMode: false, None);
+
+        Assert.Equal(0L, await ScalarAsync($$"""SELECT count(*) FROM entities WHERE vals @> '{"{{Counter}}": [2]}'"""));
+        Assert.Equal(4L, await ScalarAsync($$"""SELECT count(*) FROM entities WHERE vals @> '{"{{Counter}}": [7]}'"""));
+    }
+
+    [Fact]
     public async Task Deleting_entities_removes_their_type_rows_and_geo_boxes()
     {
         var service = new EntityService(_store, TimeProvider.System);

@@ -67,6 +67,9 @@ public sealed class PostgresClusterEventsTests : IAsyncLifetime
         var (b, _) = await StartNodeAsync(_database);
         var firstBackend = a.ListenerProcessId;
         Assert.NotEqual(0, firstBackend);
+        var up = a.Status;
+        Assert.Equal((ClusterChannelStatus.PostgresListenTransport, true, 0), (up.Transport, up.Connected, up.Reconnects));
+        Assert.NotNull(up.Since);
 
         await using (var admin = new NpgsqlConnection(TestDatabase.ServerConnectionString))
         {
@@ -80,11 +83,28 @@ public sealed class PostgresClusterEventsTests : IAsyncLifetime
         Assert.True((await NextAsync(heardByA)).IsResync);
         Assert.NotEqual(firstBackend, a.ListenerProcessId);
 
+        // The status counts the reconnection and dates the new connection; the other node never lost its own.
+        Assert.True(a.Status.Connected);
+        Assert.Equal(1, a.Status.Reconnects);
+        Assert.True(a.Status.Since > up.Since);
+        Assert.Equal(0, b.Status.Reconnects);
+
         // ... and events flow again on the new connection.
         await b.PublishAsync("t", """{"after":true}""", CancellationToken.None);
         var after = await NextAsync(heardByA);
         Assert.Equal("""{"after":true}""", after.Payload);
         Assert.False(after.IsResync);
+    }
+
+    [Fact]
+    public async Task Status_is_disconnected_before_the_first_listen()
+    {
+        var store = new PostgresEntityStore(_database.ConnectionString);
+        _owned.Add(store);
+        var events = new PostgresClusterEvents(_database.ConnectionString, store);
+        _owned.Add(events);
+
+        Assert.Equal((false, (DateTimeOffset?)null, 0), (events.Status.Connected, events.Status.Since, events.Status.Reconnects));
     }
 
     [Fact]

@@ -301,6 +301,7 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
 
             await using var connection = new NpgsqlConnection(fresh.ConnectionString);
             await connection.OpenAsync();
+            // One row per migration: each applied once.
             await using var command = new NpgsqlCommand("SELECT count(*) FROM cityos_migrations", connection);
             Assert.Equal((long)PostgresSchema.MigrationCount, await command.ExecuteScalarAsync());
         }

@@ -11,6 +11,13 @@ public sealed class InProcessClusterEventsTests : IAsyncDisposable
     public ValueTask DisposeAsync() => _events.DisposeAsync();
 
     [Fact]
+    public void In_process_channel_is_connected_from_the_start_and_never_reconnects()
+    {
+        Assert.Equal((ClusterChannelStatus.InProcessTransport, true, 0), (_events.Status.Transport, _events.Status.Connected, _events.Status.Reconnects));
+        Assert.NotNull(_events.Status.Since);
+    }
+
+    [Fact]
     public async Task Events_reach_subscribers_of_their_channel_only_in_order_and_marked_local()
     {
         var entities = Channel.CreateUnbounded<ClusterEvent>();

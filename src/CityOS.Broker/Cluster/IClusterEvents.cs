@@ -19,6 +19,9 @@ public interface IClusterEvents
     /// <summary>This node's id, the <see cref="ClusterEvent.Origin"/> of the events it publishes.</summary>
     string NodeId { get; }
 
+    /// <summary>Whether this node currently receives the other nodes' events, since when, and how often it reconnected.</summary>
+    ClusterChannelStatus Status { get; }
+
     /// <summary>
     /// Begins receiving events; returns once receiving, so that a node that loads its state after this call
     /// misses no change made after the load. Idempotent.

@@ -10,10 +10,19 @@ public sealed class InProcessClusterEvents : IClusterEvents, IAsyncDisposable
     private readonly ClusterEventHub _hub;
 
     /// <summary>An in-process channel; <paramref name="logger"/> records handler failures.</summary>
-    public InProcessClusterEvents(ILogger<InProcessClusterEvents>? logger = null) => _hub = new ClusterEventHub(logger);
+    public InProcessClusterEvents(ILogger<InProcessClusterEvents>? logger = null)
+    {
+        _hub = new ClusterEventHub(logger);
+
+        // Nothing to lose between publisher and subscriber in one process: connected from the start, for good.
+        Status = new ClusterChannelStatus(ClusterChannelStatus.InProcessTransport, Connected: true, DateTimeOffset.UtcNow, Reconnects: 0);
+    }
 
     /// <inheritdoc />
     public string NodeId { get; } = Guid.NewGuid().ToString("N");
+
+    /// <inheritdoc />
+    public ClusterChannelStatus Status { get; }
 
     /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;

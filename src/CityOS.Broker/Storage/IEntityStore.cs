@@ -54,10 +54,30 @@ public interface IEntityStore
     Task<T> WriteAsync<T>(string tenant, bool createTenant, Func<IEntityWriteSession, CancellationToken, ValueTask<T>> work, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Runs <paramref name="work"/> in one atomic, durable transaction that may write to any number of tenants
+    /// (a bulk import of a whole file): every write of every tenant, and every tenant it created, is committed
+    /// together or not at all. Same guarantees as <see cref="WriteAsync"/> otherwise: durable when the returned
+    /// task completes, nothing kept if <paramref name="work"/> throws, and <paramref name="work"/> may run more
+    /// than once (each time in a fresh transaction) after a transient conflict.
+    /// </summary>
+    Task<T> WriteTenantsAsync<T>(Func<ITenantWriteSessions, CancellationToken, ValueTask<T>> work, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Per (entity type, attribute, attribute type): how many entities hold it. Drives /types and /attributes.
     /// An entity with no attributes still yields one row with a null attribute.
     /// </summary>
     Task<IReadOnlyList<AttributeUsage>> GetAttributeUsageAsync(string tenant, CancellationToken cancellationToken);
+}
+
+/// <summary>The tenants of one <see cref="IEntityStore.WriteTenantsAsync"/> transaction.</summary>
+public interface ITenantWriteSessions
+{
+    /// <summary>
+    /// The session of <paramref name="tenant"/> inside the transaction, the same one on every call for that tenant.
+    /// With <paramref name="createTenant"/> the tenant is created (in the transaction) if missing; otherwise a missing
+    /// tenant fails with NonexistentTenant. Sessions of different tenants may be used in any order.
+    /// </summary>
+    ValueTask<IEntityWriteSession> ForTenantAsync(string tenant, bool createTenant, CancellationToken cancellationToken);
 }
 
 /// <summary>Reads and writes inside one <see cref="IEntityStore.WriteAsync"/> transaction.</summary>

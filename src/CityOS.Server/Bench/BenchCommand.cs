@@ -18,6 +18,10 @@ internal static class BenchCommand
             Description = "Base address of the running server; loopback only (127.0.0.0/8, ::1 or localhost).",
             DefaultValueFactory = _ => "http://127.0.0.1:1026",
         };
+        var target2 = new Option<string?>("--target2")
+        {
+            Description = "Base address of a second node on the same database (loopback only), for the twonode scenario.",
+        };
         var output = new Option<string>("--out")
         {
             Description = "JSON file to write the results to (machine, settings, and per scenario: target, achieved, unit, met).",
@@ -25,7 +29,7 @@ internal static class BenchCommand
         };
         var scenarios = new Option<string?>("--scenarios")
         {
-            Description = "Comma-separated scenarios to run, in order: create, update, batch, query, geo, rss1m (alias rss; loads 1,000,000 entities). Default: create,update,batch,query,geo.",
+            Description = "Comma-separated scenarios to run, in order: create, update, batch, query, geo, rss1m (alias rss; loads 1,000,000 entities), twonode (updates split between --target and --target2, then checked for lost updates). Default: create,update,batch,query,geo.",
         };
         var duration = new Option<int>("--duration")
         {
@@ -54,13 +58,21 @@ internal static class BenchCommand
 
         var command = new Command("bench", "Measure a running CityOS server end to end over HTTP (NGSI-LD create, update, batch upsert, query, geo-query, memory) and write the results to a JSON file.")
         {
-            target, output, scenarios, duration, concurrency, entities, tenant, serverPid,
+            target, target2, output, scenarios, duration, concurrency, entities, tenant, serverPid,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (!LoopbackTarget.TryParse(parse.GetValue(target), out var targetUri, out var targetError))
             {
                 await Console.Error.WriteLineAsync("cityos bench: " + targetError).ConfigureAwait(false);
+                return UsageExitCode;
+            }
+
+            Uri? target2Uri = null;
+            if (parse.GetValue(target2) is { Length: > 0 } second
+                && !LoopbackTarget.TryParse(second, out target2Uri, out var target2Error, "--target2"))
+            {
+                await Console.Error.WriteLineAsync("cityos bench: " + target2Error).ConfigureAwait(false);
                 return UsageExitCode;
             }
 
@@ -73,6 +85,7 @@ internal static class BenchCommand
             var options = new BenchOptions
             {
                 Target = targetUri,
+                Target2 = target2Uri,
                 OutPath = parse.GetValue(output) is { Length: > 0 } o ? o : "bench-results.json",
                 Scenarios = scenarioList,
                 DurationSeconds = parse.GetValue(duration),

@@ -17,6 +17,12 @@ internal static class BenchConsole
             .Append(' ').Append(FormatFigure(result.Achieved, result.Unit).PadLeft(20))
             .Append("  (target ").Append(FormatTarget(result)).Append(")  ")
             .Append(result.Met ? "MET   " : "MISSED");
+        if (result.Unit == Units.LostUpdates && result.RequestsPerSecond is { } rate)
+        {
+            // The verdict is a count; the throughput under which it was reached belongs on the same line.
+            line.Append(CultureInfo.InvariantCulture, $"  {rate:N0} updates/s");
+        }
+
         if (result.LatencyMs is { } l)
         {
             line.Append(CultureInfo.InvariantCulture, $"  p50 {l.P50:0.00} ms  p95 {l.P95:0.00} ms  p99 {l.P99:0.00} ms");
@@ -100,4 +106,5 @@ internal static class Units
     public const string EntitiesPerSecond = "entities/s";
     public const string Milliseconds = "ms";
     public const string Mebibytes = "MiB";
+    public const string LostUpdates = "lost updates";
 }

@@ -9,13 +9,19 @@ internal sealed record BenchOptions
     public static readonly IReadOnlyList<string> DefaultScenarios = [ScenarioNames.Create, ScenarioNames.Update, ScenarioNames.Batch, ScenarioNames.Query, ScenarioNames.Geo];
 
     /// <summary>Every scenario name, in the order they are documented.</summary>
-    public static readonly IReadOnlyList<string> KnownScenarios = [.. DefaultScenarios, ScenarioNames.Rss1m];
+    public static readonly IReadOnlyList<string> KnownScenarios = [.. DefaultScenarios, ScenarioNames.Rss1m, ScenarioNames.TwoNode];
 
     /// <summary>The server's base address (loopback only, no trailing slash).</summary>
     public required Uri Target { get; init; }
 
     /// <summary>The target as text without a trailing slash, to which API paths are appended.</summary>
     public string BaseUrl => Target.GetLeftPart(UriPartial.Path).TrimEnd('/');
+
+    /// <summary>A second node on the same database (loopback only), for the twonode scenario.</summary>
+    public Uri? Target2 { get; init; }
+
+    /// <summary><see cref="Target2"/> as text without a trailing slash; null without a second node.</summary>
+    public string? BaseUrl2 => Target2?.GetLeftPart(UriPartial.Path).TrimEnd('/');
 
     public required string OutPath { get; init; }
 
@@ -48,6 +54,12 @@ internal sealed record BenchOptions
 
     /// <summary>Batches of entities created for the update scenario to patch.</summary>
     public int UpdatePoolBatches { get; init; } = 10;
+
+    /// <summary>
+    /// Entities the twonode scenario spreads its updates over: few enough that concurrent updates often hit
+    /// the same entity through different nodes, which is what could lose one.
+    /// </summary>
+    public int TwoNodeEntities { get; init; } = 100;
 
     /// <summary>Entities loaded by rss1m.</summary>
     public int Rss1mEntities { get; init; } = 1_000_000;
@@ -119,6 +131,8 @@ internal sealed record BenchOptions
         { Entities: < 1 or > 10_000_000 } => "--entities must be between 1 and 10,000,000.",
         { ServerPid: <= 0 } => "--server-pid must be a positive process id.",
         { Tenant: { } t } when t.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)) => "--tenant must not contain spaces or control characters.",
+        { Target2: null } when Scenarios.Contains(ScenarioNames.TwoNode) => "--scenarios twonode needs --target2, the second node on the same database.",
+        { TwoNodeEntities: < 1 } => "the twonode scenario needs at least one entity.",
         _ => null,
     };
 }
@@ -132,4 +146,7 @@ internal static class ScenarioNames
     public const string Query = "query";
     public const string Geo = "geo";
     public const string Rss1m = "rss1m";
+
+    /// <summary>Concurrent updates split between --target and --target2, then every one checked through both.</summary>
+    public const string TwoNode = "twonode";
 }

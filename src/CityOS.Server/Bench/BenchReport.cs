@@ -17,6 +17,9 @@ internal sealed class BenchReport
 
     public required string Target { get; init; }
 
+    /// <summary>The second node of the twonode scenario, when one was given.</summary>
+    public string? Target2 { get; init; }
+
     /// <summary>The server's own <c>/version</c> answer, when it gave one.</summary>
     public string? ServerVersion { get; set; }
 
@@ -102,6 +105,11 @@ internal sealed class ScenarioResult
     public LatencySummary? LatencyMs { get; set; }
 
     public ServerMemory? ServerMemory { get; set; }
+
+    /// <summary>
+    /// twonode: updates acknowledged (2xx) that either node's read-back does not show; any makes the scenario not met.
+    /// </summary>
+    public long? LostUpdates { get; set; }
 
     /// <summary>The first failure seen (status and body, or exception message), shortened.</summary>
     public string? FirstError { get; set; }

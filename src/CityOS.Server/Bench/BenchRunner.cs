@@ -21,10 +21,14 @@ internal sealed class BenchRunner : IDisposable
     private const int QueryLimit = 100;
     private const double LatencyTargetMs = 20;
     private const long Mebibyte = 1024 * 1024;
+    private const string LedgerType = "BenchLedger";
+    private const string UpdateAttributePrefix = "u";
     private static readonly TimeSpan ProbeTimeoutFloor = TimeSpan.FromSeconds(10);
 
     /// <summary>The q filters of the query scenario, cycled: about two thirds and about one twelfth of the dataset match.</summary>
     internal static readonly IReadOnlyList<string> QueryFilters = ["temperature>20", "temperature>35;relativeHumidity<0.5"];
+
+    private static readonly HttpRequestOptionsKey<long> UpdateKey = new("cityos.bench.update");
 
     private readonly BenchOptions _options;
     private readonly TextWriter _output;
@@ -87,6 +91,7 @@ internal sealed class BenchRunner : IDisposable
             ToolVersion = typeof(BenchRunner).Assembly.GetName().Version?.ToString(3) ?? "unknown",
             Date = DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
             Target = _options.BaseUrl,
+            Target2 = _options.BaseUrl2,
             Machine = ProcStatus.Machine(),
             Settings = new BenchSettingsReport
             {
@@ -112,7 +117,7 @@ internal sealed class BenchRunner : IDisposable
 
         await _output.WriteLineAsync(string.Create(
             CultureInfo.InvariantCulture,
-            $"cityos bench → {_options.BaseUrl} ({report.ServerVersion ?? "unknown server"}); {report.Machine.Cores} cores; scenarios {string.Join(",", _options.Scenarios)}; {_options.DurationSeconds} s per phase; concurrency {_options.Concurrency}; tenant {_options.Tenant ?? "(default)"}")).ConfigureAwait(false);
+            $"cityos bench → {_options.BaseUrl}{(_options.BaseUrl2 is { } second ? " and " + second : string.Empty)} ({report.ServerVersion ?? "unknown server"}); {report.Machine.Cores} cores; scenarios {string.Join(",", _options.Scenarios)}; {_options.DurationSeconds} s per phase; concurrency {_options.Concurrency}; tenant {_options.Tenant ?? "(default)"}")).ConfigureAwait(false);
 
         var interrupted = false;
         try
@@ -127,6 +132,7 @@ internal sealed class BenchRunner : IDisposable
                     ScenarioNames.Query => await QueryAsync(cancellationToken).ConfigureAwait(false),
                     ScenarioNames.Geo => await GeoAsync(cancellationToken).ConfigureAwait(false),
                     ScenarioNames.Rss1m => [await Rss1mAsync(cancellationToken).ConfigureAwait(false)],
+                    ScenarioNames.TwoNode => [await TwoNodeAsync(cancellationToken).ConfigureAwait(false)],
                     _ => throw new InvalidOperationException($"Unknown scenario {scenario}."),
                 };
                 var memory = await ReadServerMemoryAsync(cancellationToken).ConfigureAwait(false);
@@ -364,6 +370,268 @@ internal sealed class BenchRunner : IDisposable
         result.SetAchieved(memory is null ? null : (double)memory.VmRssBytes / Mebibyte);
         result.Note = Join(result.Note, $"loaded {load.Successes * _options.BatchSize:N0} entities in {load.ElapsedSeconds:N1} s ({result.EntitiesPerSecond:N0} entities/s); VmHWM {(memory?.VmHwmBytes ?? 0) / Mebibyte:N0} MiB.");
         return result;
+    }
+
+    /// <summary>
+    /// Concurrent updates split between two nodes, each appending an attribute no other update writes
+    /// (<c>u&lt;k&gt;</c>), so that every acknowledged update must be visible afterwards: an update lost to a
+    /// concurrent write on the other node shows as a missing attribute. Consecutive updates go to the same
+    /// entity through different nodes, so they race each other.
+    /// </summary>
+    private async Task<ScenarioResult> TwoNodeAsync(CancellationToken cancellationToken)
+    {
+        var nodes = new[] { _options.BaseUrl, _options.BaseUrl2 ?? throw new InvalidOperationException("twonode needs --target2.") };
+        var entities = _options.TwoNodeEntities;
+        var result = NewResult(
+            ScenarioNames.TwoNode,
+            $"POST /ngsi-ld/v1/entities/{{id}}/attrs appending a unique attribute {UpdateAttributePrefix}<k> per request, alternating between {nodes[0]} and {nodes[1]} over {entities:N0} entities; then every entity read back through both nodes",
+            0,
+            Units.LostUpdates,
+            Comparisons.AtMost);
+        var prefix = IdPrefix(LedgerType, $"bench-{_runId}-n");
+        var created = await CreateLedgersAsync(prefix, entities, cancellationToken).ConfigureAwait(false);
+        if (created.Errors > 0 || created.Successes == 0)
+        {
+            result.Errors = created.Errors;
+            result.FirstError = created.FirstError;
+            result.Note = $"could not create the {entities:N0} entities to update through {nodes[0]}; nothing measured.";
+            result.SetAchieved(null);
+            return result;
+        }
+
+        var ids = new string[entities];
+        var attrs = new Uri[2][];
+        for (var n = 0; n < 2; n++)
+        {
+            attrs[n] = new Uri[entities];
+        }
+
+        for (var e = 0; e < entities; e++)
+        {
+            ids[e] = EntityPayloads.Id(prefix, e);
+            for (var n = 0; n < 2; n++)
+            {
+                attrs[n][e] = new Uri($"{nodes[n]}/ngsi-ld/v1/entities/{Uri.EscapeDataString(ids[e])}/attrs");
+            }
+        }
+
+        var writers = new BodyWriter[_options.Concurrency];
+        var acknowledged = new List<long>[_options.Concurrency];
+        for (var w = 0; w < writers.Length; w++)
+        {
+            writers[w] = new BodyWriter(128);
+            acknowledged[w] = [];
+        }
+
+        // One counter across warm-up and measured phase: every update of the run names a distinct attribute.
+        long next = -1;
+        HttpRequestMessage Build(int worker, long sequence)
+        {
+            var k = Interlocked.Increment(ref next);
+            var (node, entity) = TwoNodeTarget(k, entities);
+            var body = writers[worker].Write(static (writer, key) => WriteAppend(writer, key), k);
+            var request = JsonRequest(HttpMethod.Post, attrs[node][entity], body);
+            request.Options.Set(UpdateKey, k);
+            return request;
+        }
+
+        void Completed(int worker, HttpRequestMessage request, bool succeeded)
+        {
+            if (succeeded && request.Options.TryGetValue(UpdateKey, out var k))
+            {
+                acknowledged[worker].Add(k);
+            }
+        }
+
+        LoadPhaseResult phase;
+        long warmupErrors = 0;
+        try
+        {
+            if (_options.WarmupSeconds > 0)
+            {
+                var warmup = await _load.RunAsync(_options.Concurrency, TimeSpan.FromSeconds(_options.WarmupSeconds), _options.MaxRequestsPerTimedPhase, Build, cancellationToken, Completed).ConfigureAwait(false);
+                warmupErrors = warmup.Errors;
+            }
+
+            phase = await _load.RunAsync(_options.Concurrency, _options.MeasuredPhase, _options.MaxRequestsPerTimedPhase, Build, cancellationToken, Completed).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var writer in writers)
+            {
+                writer.Dispose();
+            }
+        }
+
+        Record(result, phase, entitiesPerRequest: 1);
+        result.Errors += warmupErrors;
+        var sent = next + 1;
+        var check = await CheckLedgersAsync(nodes, ids, acknowledged.SelectMany(a => a), cancellationToken).ConfigureAwait(false);
+        if (check.ReadError is { } readError)
+        {
+            result.FirstError ??= readError;
+            result.Note = Join(result.Note, $"reading the entities back failed, so lost updates could not be counted: {readError}");
+            result.SetAchieved(null);
+            return result;
+        }
+
+        result.LostUpdates = check.Lost;
+        result.SetAchieved(check.Acknowledged == 0 ? null : check.Lost);
+        var summary = string.Create(
+            CultureInfo.InvariantCulture,
+            $"lost updates: {check.Lost:N0}. {sent:N0} updates sent, {check.Acknowledged:N0} acknowledged, all read back through both nodes: {check.Acknowledged - check.Lost:N0} found, {check.Unacknowledged:N0} stored without an acknowledgement (failed or timed out after the write), {check.NodesDisagree:N0} entities read differently on the two nodes.");
+        result.Note = Join(result.Note, summary);
+        if (result.Errors > 0)
+        {
+            // A node that refuses concurrent updates loses nothing it acknowledged, but does not handle the load either.
+            result.Met = false;
+            result.Note = Join(result.Note, $"not met: {result.Errors:N0} updates failed.");
+        }
+        else if (check.Acknowledged == 0)
+        {
+            result.Note = Join(result.Note, "no update was acknowledged.");
+        }
+
+        return result;
+    }
+
+    /// <summary>Update <paramref name="k"/> goes to node k mod 2 and entity (k div 2) mod n: consecutive updates race on one entity through both nodes.</summary>
+    internal static (int Node, int Entity) TwoNodeTarget(long k, int entities) => ((int)(k % 2), (int)(k / 2 % entities));
+
+    /// <summary>The attribute name update <paramref name="k"/> appends.</summary>
+    internal static string UpdateAttribute(long k) => UpdateAttributePrefix + k.ToString(CultureInfo.InvariantCulture);
+
+    private static void WriteAppend(Utf8JsonWriter writer, long k)
+    {
+        writer.WriteStartObject();
+        writer.WriteStartObject(UpdateAttribute(k));
+        writer.WriteString("type", "Property");
+        writer.WriteNumber("value", k);
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+
+    /// <summary>Batch-upserts <paramref name="count"/> entities with no attributes through the first node.</summary>
+    private async Task<LoadPhaseResult> CreateLedgersAsync(string prefix, int count, CancellationToken cancellationToken)
+    {
+        var batches = (count + _options.BatchSize - 1) / _options.BatchSize;
+        var uri = Api(UpsertPath);
+        HttpRequestMessage Build(int worker, long sequence)
+        {
+            var first = sequence * _options.BatchSize;
+            var last = Math.Min(first + _options.BatchSize, count);
+            var buffer = new ArrayBufferWriter<byte>(64 * (int)(last - first));
+            using (var writer = EntityPayloads.CreateWriter(buffer))
+            {
+                writer.WriteStartArray();
+                for (var e = first; e < last; e++)
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString("id", EntityPayloads.Id(prefix, e));
+                    writer.WriteString("type", LedgerType);
+                    writer.WriteEndObject();
+                }
+
+                writer.WriteEndArray();
+            }
+
+            return JsonRequest(HttpMethod.Post, uri, buffer.WrittenMemory);
+        }
+
+        return await _load.RunAsync(Math.Min(_options.Concurrency, _options.ModestConcurrency), _options.SeedTimeout, batches, Build, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads every entity through every node and compares the update attributes stored with those acknowledged.</summary>
+    private async Task<LedgerCheck> CheckLedgersAsync(string[] nodes, string[] ids, IEnumerable<long> acknowledged, CancellationToken cancellationToken)
+    {
+        var expected = new HashSet<long>[ids.Length];
+        for (var e = 0; e < ids.Length; e++)
+        {
+            expected[e] = [];
+        }
+
+        var acknowledgedCount = 0L;
+        foreach (var k in acknowledged)
+        {
+            expected[TwoNodeTarget(k, ids.Length).Entity].Add(k);
+            acknowledgedCount++;
+        }
+
+        long lost = 0, unacknowledged = 0, disagree = 0;
+        string? readError = null;
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Min(_options.Concurrency, _options.ModestConcurrency), CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(Enumerable.Range(0, ids.Length), parallel, async (e, token) =>
+        {
+            var stored = new HashSet<long>[nodes.Length];
+            for (var n = 0; n < nodes.Length; n++)
+            {
+                var (keys, error) = await ReadUpdateKeysAsync(new Uri($"{nodes[n]}/ngsi-ld/v1/entities/{Uri.EscapeDataString(ids[e])}"), token).ConfigureAwait(false);
+                if (keys is null)
+                {
+                    Interlocked.CompareExchange(ref readError, error, null);
+                    return;
+                }
+
+                stored[n] = keys;
+            }
+
+            var (missing, extra, differ) = CompareLedger(expected[e], stored[0], stored[1]);
+            Interlocked.Add(ref lost, missing);
+            Interlocked.Add(ref unacknowledged, extra);
+            if (differ)
+            {
+                Interlocked.Increment(ref disagree);
+            }
+        }).ConfigureAwait(false);
+        return new LedgerCheck(acknowledgedCount, lost, unacknowledged, disagree, readError);
+    }
+
+    /// <summary>
+    /// Compares the updates acknowledged for one entity with what each node's read of it shows. An update is
+    /// lost when either node does not show it: both read the one database, so a missing one is missing.
+    /// </summary>
+    internal static (long Lost, long Unacknowledged, bool NodesDiffer) CompareLedger(IReadOnlySet<long> acknowledged, IReadOnlySet<long> onFirst, IReadOnlySet<long> onSecond)
+    {
+        var lost = acknowledged.Count(k => !onFirst.Contains(k) || !onSecond.Contains(k));
+        var unacknowledged = onFirst.Union(onSecond).Count(k => !acknowledged.Contains(k));
+        return (lost, unacknowledged, !onFirst.SetEquals(onSecond));
+    }
+
+    /// <summary>GETs one entity and returns the keys k of its <c>u&lt;k&gt;</c> attributes, or why it could not.</summary>
+    private async Task<(HashSet<long>? Keys, string? Error)> ReadUpdateKeysAsync(Uri uri, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await _client.GetAsync(uri, cancellationToken).ConfigureAwait(false);
+            var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                return (null, $"GET {uri.PathAndQuery} → {(int)response.StatusCode}: {System.Text.Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, 300))}");
+            }
+
+            return (ParseUpdateKeys(body), null);
+        }
+        catch (Exception e) when (IsNoAnswer(e, cancellationToken) || e is JsonException)
+        {
+            return (null, $"GET {uri.PathAndQuery}: {e.Message}");
+        }
+    }
+
+    /// <summary>The keys k of the <c>u&lt;k&gt;</c> attributes of an entity body (normalized or simplified).</summary>
+    internal static HashSet<long> ParseUpdateKeys(ReadOnlyMemory<byte> entity)
+    {
+        var keys = new HashSet<long>();
+        using var document = JsonDocument.Parse(entity);
+        foreach (var member in document.RootElement.EnumerateObject())
+        {
+            if (member.Name.StartsWith(UpdateAttributePrefix, StringComparison.Ordinal)
+                && long.TryParse(member.Name.AsSpan(UpdateAttributePrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var k))
+            {
+                keys.Add(k);
+            }
+        }
+
+        return keys;
     }
 
     /// <summary>Makes sure the query/geo dataset holds --entities WeatherObserved, seeding it with batch upserts unless already there.</summary>
@@ -626,6 +894,8 @@ internal sealed class BenchRunner : IDisposable
     private Uri Api(string relative) => new($"{_options.BaseUrl}/ngsi-ld/v1/{relative}");
 
     private sealed record DatasetState(long? Count, string Note, string? FirstError);
+
+    private sealed record LedgerCheck(long Acknowledged, long Lost, long Unacknowledged, long NodesDisagree, string? ReadError);
 
     /// <summary>A worker's reusable body buffer and JSON writer; the written bytes stay valid until the next write.</summary>
     private sealed class BodyWriter : IDisposable

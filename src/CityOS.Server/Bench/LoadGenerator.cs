@@ -64,12 +64,17 @@ internal sealed class LoadGenerator
     /// called on that worker only, so it may reuse buffers owned by the worker.
     /// </param>
     /// <param name="cancellationToken">Stops the phase.</param>
+    /// <param name="completed">
+    /// Told, on the worker that sent it, whether each request succeeded, before the request is disposed;
+    /// lets a scenario keep exactly which writes were acknowledged.
+    /// </param>
     public async Task<LoadPhaseResult> RunAsync(
         int concurrency,
         TimeSpan duration,
         long maxRequests,
         Func<int, long, HttpRequestMessage> createRequest,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Action<int, HttpRequestMessage, bool>? completed = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(concurrency);
         ArgumentNullException.ThrowIfNull(createRequest);
@@ -83,7 +88,7 @@ internal sealed class LoadGenerator
         for (var w = 0; w < concurrency; w++)
         {
             var worker = w;
-            workers[w] = Task.Run(() => WorkerAsync(worker, state, createRequest, cancellationToken), cancellationToken);
+            workers[w] = Task.Run(() => WorkerAsync(worker, state, createRequest, completed, cancellationToken), cancellationToken);
         }
 
         await Task.WhenAll(workers).ConfigureAwait(false);
@@ -100,7 +105,12 @@ internal sealed class LoadGenerator
         };
     }
 
-    private async Task WorkerAsync(int worker, PhaseState state, Func<int, long, HttpRequestMessage> createRequest, CancellationToken cancellationToken)
+    private async Task WorkerAsync(
+        int worker,
+        PhaseState state,
+        Func<int, long, HttpRequestMessage> createRequest,
+        Action<int, HttpRequestMessage, bool>? completed,
+        CancellationToken cancellationToken)
     {
         var drain = new byte[DrainBufferBytes];
 
@@ -126,6 +136,7 @@ internal sealed class LoadGenerator
                 timeout.CancelAfter(_requestTimeout);
                 using var request = createRequest(worker, sequence);
                 var (failed, description) = await SendAsync(request, drain, state, timeout.Token, cancellationToken).ConfigureAwait(false);
+                completed?.Invoke(worker, request, !failed);
                 if (!failed)
                 {
                     Interlocked.Increment(ref state.Successes);

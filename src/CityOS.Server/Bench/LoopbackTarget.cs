@@ -15,27 +15,28 @@ internal static class LoopbackTarget
     /// <param name="text">The --target value.</param>
     /// <param name="target">The base address, without a trailing slash in its path.</param>
     /// <param name="error">Why it was refused.</param>
-    public static bool TryParse(string? text, [NotNullWhen(true)] out Uri? target, [NotNullWhen(false)] out string? error)
+    /// <param name="option">The option the text came from, named in <paramref name="error"/>.</param>
+    public static bool TryParse(string? text, [NotNullWhen(true)] out Uri? target, [NotNullWhen(false)] out string? error, string option = "--target")
     {
         target = null;
         if (string.IsNullOrWhiteSpace(text)
             || !Uri.TryCreate(text.Trim(), UriKind.Absolute, out var uri)
             || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
-            error = $"--target must be an absolute http:// or https:// URL, e.g. http://127.0.0.1:1026 (got '{text}').";
+            error = $"{option} must be an absolute http:// or https:// URL, e.g. http://127.0.0.1:1026 (got '{text}').";
             return false;
         }
 
         if (!IsLoopbackHost(uri.Host))
         {
-            error = $"--target {uri.Host} is not a loopback address: cityos bench only loads this machine "
+            error = $"{option} {uri.Host} is not a loopback address: cityos bench only loads this machine "
                 + "(127.0.0.0/8, ::1 or localhost), by workplace rule.";
             return false;
         }
 
         if (!string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
         {
-            error = "--target must be the server's base address, without a query or fragment.";
+            error = $"{option} must be the server's base address, without a query or fragment.";
             return false;
         }
 

@@ -1,4 +1,5 @@
 using System.Reflection;
+using CityOS.Broker.Cluster;
 using CityOS.Broker.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -18,7 +19,12 @@ internal static class SystemEndpoints
     {
         var store = context.RequestServices.GetService<IEntityStore>();
         var ready = store is null || await store.IsReadyAsync(cancellationToken).ConfigureAwait(false);
-        var report = new HealthReport(ready ? "ok" : "unavailable", "ok", ready ? "ok" : "unavailable", store?.Name ?? "none");
+        var cluster = context.RequestServices.GetService<IClusterEvents>()?.Status is { } channel ? ClusterHealth.From(channel) : null;
+
+        // A node that misses other nodes' events still answers from the shared store, but its caches may be stale
+        // until the channel is back: live (200), yet not "ok".
+        var status = !ready ? "unavailable" : cluster is { Connected: false } ? "degraded" : "ok";
+        var report = new HealthReport(status, "ok", ready ? "ok" : "unavailable", store?.Name ?? "none", cluster);
         return ready ? TypedResults.Ok(report) : TypedResults.Json(report, statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 
@@ -30,8 +36,22 @@ internal static class SystemEndpoints
     }
 }
 
-/// <summary>The /health body: overall status, liveness and storage readiness.</summary>
-public sealed record HealthReport(string Status, string Liveness, string Storage, string Store);
+/// <summary>
+/// The /health body: overall status (<c>ok</c>, <c>degraded</c> when the cluster-events channel is down,
+/// <c>unavailable</c> when the store does not answer), liveness, storage readiness, and the cluster-events channel.
+/// </summary>
+public sealed record HealthReport(string Status, string Liveness, string Storage, string Store, ClusterHealth? Cluster);
+
+/// <summary>
+/// The cluster-events channel in /health: how events reach this node (<c>in-process</c>, <c>postgres-listen</c>),
+/// whether it is connected now (<see cref="State"/> <c>connected</c> or <c>disconnected</c>), since when, and how
+/// many times it reconnected since start-up.
+/// </summary>
+public sealed record ClusterHealth(string Transport, string State, bool Connected, DateTimeOffset? Since, int Reconnects)
+{
+    internal static ClusterHealth From(ClusterChannelStatus status) =>
+        new(status.Transport, status.Connected ? "connected" : "disconnected", status.Connected, status.Since, status.Reconnects);
+}
 
 /// <summary>The /version body.</summary>
 public sealed record VersionInfo(string Product, string Version, string NgsiLdVersion, string Store, string Runtime);

@@ -5,69 +5,59 @@ namespace CityOS.Server.Transfer;
 /// <summary>
 /// Reads an NDJSON export (docs/export-format.md) into a store in two streaming passes over the file: the
 /// first checks every line (and, with <see cref="ImportMode.Create"/>, that no entity exists yet) without
-/// writing; the second writes each tenant in one store transaction.
+/// writing; the second writes the whole file, every tenant, in one store transaction.
 /// </summary>
 internal static class EntityImporter
 {
     /// <summary>
-    /// Imports <paramref name="path"/>. A faulty file throws <see cref="ImportFileException"/> before anything
-    /// is written. Entities of one tenant must be consecutive lines (as export writes them), so that each
-    /// tenant is one transaction fed straight from the file.
+    /// Imports <paramref name="path"/> as one unit: either every entity and tenant of the file is stored, or
+    /// (on any failure, in either pass) the store is left as it was. A faulty file throws
+    /// <see cref="ImportFileException"/> before anything is written. Entities of one tenant must be consecutive
+    /// lines (as export writes them), so that the check keeps the ids of one tenant only.
     /// </summary>
     public static async Task<TransferSummary> ImportAsync(IEntityStore store, string path, ImportMode mode, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(path);
         var header = await ValidateAsync(store, path, mode, cancellationToken).ConfigureAwait(false);
-
-        using var file = ImportFile.Open(path);
-        await file.ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
-        long created = 0;
-        long replaced = 0;
-        while (await file.PeekAsync(cancellationToken).ConfigureAwait(false) is { } first)
-        {
-            var tenant = first.Tenant;
-            var (c, r) = await store.WriteAsync(
-                tenant,
-                createTenant: true,
-                async (session, token) =>
-                {
-                    long c = 0;
-                    long r = 0;
-                    while (await file.PeekAsync(token).ConfigureAwait(false) is { } line && line.Tenant == tenant)
-                    {
-                        await file.ReadAsync(token).ConfigureAwait(false);
-                        if (await session.InsertAsync(line.Entity, token).ConfigureAwait(false))
-                        {
-                            c++;
-                        }
-                        else if (mode == ImportMode.Upsert)
-                        {
-                            await session.UpdateAsync(line.Entity, token).ConfigureAwait(false);
-                            r++;
-                        }
-                        else
-                        {
-                            // Only when another writer created it after the check: this tenant rolls back.
-                            throw new ImportFileException(line.Number, $"the entity '{line.Id}' already exists in tenant '{tenant}'");
-                        }
-                    }
-
-                    return (c, r);
-                },
-                cancellationToken).ConfigureAwait(false);
-            created += c;
-            replaced += r;
-        }
-
-        // Tenants exported without entities still exist after the import.
-        foreach (var tenant in header.Tenants)
-        {
-            if (!await store.TenantExistsAsync(tenant, cancellationToken).ConfigureAwait(false))
+        var (created, replaced) = await store.WriteTenantsAsync(
+            async (sessions, token) =>
             {
-                await store.WriteAsync(tenant, createTenant: true, static (_, _) => ValueTask.FromResult(true), cancellationToken).ConfigureAwait(false);
-            }
-        }
+                // Opened afresh by every attempt: a store may run this work again after a transient conflict,
+                // and a retry must start from the first line, not where the failed attempt stopped.
+                using var file = ImportFile.Open(path);
+                await file.ReadHeaderAsync(token).ConfigureAwait(false);
+
+                long c = 0;
+                long r = 0;
+                while (await file.ReadAsync(token).ConfigureAwait(false) is { } line)
+                {
+                    var session = await sessions.ForTenantAsync(line.Tenant, createTenant: true, token).ConfigureAwait(false);
+                    if (await session.InsertAsync(line.Entity, token).ConfigureAwait(false))
+                    {
+                        c++;
+                    }
+                    else if (mode == ImportMode.Upsert)
+                    {
+                        await session.UpdateAsync(line.Entity, token).ConfigureAwait(false);
+                        r++;
+                    }
+                    else
+                    {
+                        // Only when another writer created it after the check: the whole file rolls back.
+                        throw new ImportFileException(line.Number, $"the entity '{line.Id}' already exists in tenant '{line.Tenant}'");
+                    }
+                }
+
+                // Tenants exported without entities exist after the import too, and like the rest only if it commits.
+                foreach (var tenant in header.Tenants)
+                {
+                    await sessions.ForTenantAsync(tenant, createTenant: true, token).ConfigureAwait(false);
+                }
+
+                return (c, r);
+            },
+            cancellationToken).ConfigureAwait(false);
 
         return new TransferSummary(header.Tenants.Count, created + replaced, created, replaced);
     }

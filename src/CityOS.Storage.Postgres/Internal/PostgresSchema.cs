@@ -13,7 +13,10 @@ internal static class PostgresSchema
     /// <summary>The advisory lock key of migrations ("CityOS" in ASCII); one per database, whatever the schema.</summary>
     private const long MigrationLock = 0x43_69_74_79_4F_53;
 
-    private static readonly (int Version, string Description, string Sql)[] Migrations =
+    /// <summary>Rows the back-fill of a migration reads and writes per statement.</summary>
+    internal const int BackfillBatch = 1000;
+
+    private static readonly (int Version, string Description, string Sql, Func<NpgsqlConnection, NpgsqlTransaction, CancellationToken, Task>? Step, string? SqlAfter)[] Migrations =
     [
         (1, "entities, tenants, geo boxes, hosted contexts", """
             CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public;
@@ -61,15 +64,24 @@ internal static class PostgresSchema
                 kind text NOT NULL,
                 body text NOT NULL,
                 created_at text NOT NULL);
+            """, null, null),
+        (2, "q prefilter: attribute values (vals) with a GIN index", """
+            -- vals: per attribute key, the scalars a q term on the bare attribute may compare with (see
+            -- EntityRow.ValuesOf). Filled for the rows already stored by BackfillValuesAsync (in .NET, so
+            -- that one definition serves writes and the back-fill), then required.
+            ALTER TABLE entities ADD COLUMN vals jsonb;
+            """, BackfillValuesAsync, """
+            ALTER TABLE entities ALTER COLUMN vals SET NOT NULL;
+            -- Equality (vals @> {"attr": [x]}) on any attribute; ranges are checked per row on the driver's rows.
+            CREATE INDEX entities_by_vals ON entities USING gin (vals jsonb_path_ops);
             """),
-        // Version 3, not 2: another branch adds its own version 2, and independent versions apply in any order.
         // The foreign keys cost one trigger and one row lock (with its WAL record) per type row and per geo box:
         // a third of the server time of a batch insert. The store writes those rows only together with their
         // entity row, in one statement, and deletes them together with it, so the keys guarded nothing it does.
         (3, "entity_types and entity_geo without foreign keys (the store deletes them with the entity)", """
             ALTER TABLE entity_types DROP CONSTRAINT IF EXISTS entity_types_entity_fkey;
             ALTER TABLE entity_geo DROP CONSTRAINT IF EXISTS entity_geo_entity_fkey;
-            """),
+            """, null, null),
     ];
 
     /// <summary>How many migrations this build knows (a fresh database records each once).</summary>
@@ -105,7 +117,7 @@ internal static class PostgresSchema
                 $"The database schema is at version {applied.Max()}, newer than this build knows ({CurrentVersion}); upgrade CityOS.");
         }
 
-        foreach (var (version, description, sql) in Migrations)
+        foreach (var (version, description, sql, step, sqlAfter) in Migrations)
         {
             if (applied.Contains(version))
             {
@@ -113,6 +125,16 @@ internal static class PostgresSchema
             }
 
             await ExecuteAsync(connection, transaction, sql, cancellationToken).ConfigureAwait(false);
+            if (step is not null)
+            {
+                await step(connection, transaction, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (sqlAfter is not null)
+            {
+                await ExecuteAsync(connection, transaction, sqlAfter, cancellationToken).ConfigureAwait(false);
+            }
+
             await using var record = new NpgsqlCommand("INSERT INTO cityos_migrations (version, description) VALUES ($1, $2)", connection, transaction);
             record.Parameters.Add(new NpgsqlParameter<int> { TypedValue = version });
             record.Parameters.Add(new NpgsqlParameter<string> { TypedValue = description });
@@ -120,6 +142,47 @@ internal static class PostgresSchema
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Computes vals for every stored row, in creation order, a batch per round trip.</summary>
+    private static async Task BackfillValuesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        var after = long.MinValue;
+        var seqs = new List<long>(BackfillBatch);
+        var values = new List<string>(BackfillBatch);
+        while (true)
+        {
+            seqs.Clear();
+            values.Clear();
+            await using (var read = new NpgsqlCommand("SELECT seq, doc FROM entities WHERE seq > $1 ORDER BY seq LIMIT $2", connection, transaction))
+            {
+                read.Parameters.Add(new NpgsqlParameter<long> { TypedValue = after });
+                read.Parameters.Add(new NpgsqlParameter<int> { TypedValue = BackfillBatch });
+                await using var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    seqs.Add(reader.GetInt64(0));
+                    values.Add(EntityRow.ValuesOf(EntityRow.ParseDoc(reader.GetString(1))));
+                }
+            }
+
+            if (seqs.Count == 0)
+            {
+                return;
+            }
+
+            await using (var write = new NpgsqlCommand(
+                "UPDATE entities e SET vals = v.vals FROM unnest($1::bigint[], $2::jsonb[]) AS v(seq, vals) WHERE e.seq = v.seq",
+                connection,
+                transaction))
+            {
+                write.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. seqs] });
+                write.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. values], NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Jsonb });
+                await write.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            after = seqs[^1];
+        }
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)

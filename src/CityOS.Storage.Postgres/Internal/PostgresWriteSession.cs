@@ -26,7 +26,7 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
     // duplicate id a no-op (count 0) instead of an error that would abort the whole transaction.
     private const string InsertSql = """
         WITH e AS (
-            INSERT INTO entities (tenant, id, types, attr_names, attrs, doc) VALUES ($1, $2, $3, $4, $5, $6)
+            INSERT INTO entities (tenant, id, types, attr_names, attrs, doc, vals) VALUES ($1, $2, $3, $4, $5, $6, $12)
             ON CONFLICT (tenant, id) DO NOTHING RETURNING seq),
         t AS (
             INSERT INTO entity_types (tenant, type, entity) SELECT $1, x.type, e.seq FROM e, unnest($3::text[]) AS x(type)),
@@ -42,7 +42,7 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
     // the INSERT adds: every CTE runs on the statement's snapshot).
     private const string UpdateSql = """
         WITH e AS (
-            UPDATE entities SET types = $3, attr_names = $4, attrs = $5, doc = $6 WHERE tenant = $1 AND id = $2 RETURNING seq),
+            UPDATE entities SET types = $3, attr_names = $4, attrs = $5, doc = $6, vals = $12 WHERE tenant = $1 AND id = $2 RETURNING seq),
         td AS (
             DELETE FROM entity_types k USING e WHERE k.entity = e.seq AND NOT (k.type = ANY($3::text[]))),
         ti AS (
@@ -59,15 +59,15 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
         """;
 
     // The set-based forms of the two statements above, for several deferred writes at once. Each entity is one
-    // element of the parallel arrays $2..$6 (types and attribute names as array literals, since PostgreSQL
+    // element of the parallel arrays $2..$6 and $13 (types and attribute names as array literals, since PostgreSQL
     // arrays cannot nest unevenly); the geo boxes are arrays of their own, tied to their entity by id. The
     // rows are inserted in array order, so seq keeps the order of the writes (the creation order).
     private const string InsertManySql = """
         WITH x AS (
-            SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::json[]) WITH ORDINALITY AS x(id, types, names, attrs, doc, n)),
+            SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::json[], $13::jsonb[]) WITH ORDINALITY AS x(id, types, names, attrs, doc, vals, n)),
         e AS (
-            INSERT INTO entities (tenant, id, types, attr_names, attrs, doc)
-            SELECT $1, x.id, x.types::text[], x.names::text[], x.attrs, x.doc FROM x ORDER BY x.n
+            INSERT INTO entities (tenant, id, types, attr_names, attrs, doc, vals)
+            SELECT $1, x.id, x.types::text[], x.names::text[], x.attrs, x.doc, x.vals FROM x ORDER BY x.n
             ON CONFLICT (tenant, id) DO NOTHING RETURNING seq, id, types),
         t AS (
             INSERT INTO entity_types (tenant, type, entity) SELECT $1, u.type, e.seq FROM e, unnest(e.types) AS u(type)),
@@ -81,9 +81,9 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
 
     private const string UpdateManySql = """
         WITH x AS (
-            SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::json[]) AS x(id, types, names, attrs, doc)),
+            SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::json[], $13::jsonb[]) AS x(id, types, names, attrs, doc, vals)),
         e AS (
-            UPDATE entities AS r SET types = x.types::text[], attr_names = x.names::text[], attrs = x.attrs, doc = x.doc
+            UPDATE entities AS r SET types = x.types::text[], attr_names = x.names::text[], attrs = x.attrs, doc = x.doc, vals = x.vals
             FROM x WHERE r.tenant = $1 AND r.id = x.id COLLATE "C" RETURNING r.seq, r.id, r.types),
         td AS (
             DELETE FROM entity_types k USING e WHERE k.entity = e.seq AND NOT (k.type = ANY(e.types))),
@@ -357,6 +357,7 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
         parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MinY] });
         parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MaxX] });
         parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. row.Geo.MaxY] });
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = row.Values, NpgsqlDbType = NpgsqlDbType.Jsonb });
     }
 
     private void AddRowsParameters(NpgsqlParameterCollection parameters, List<EntityRow> rows)
@@ -366,6 +367,7 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
         var names = new string[rows.Count];
         var attrs = new string[rows.Count];
         var docs = new string[rows.Count];
+        var values = new string[rows.Count];
         var geoIds = new List<string>();
         var geo = new GeoBoxes();
         for (var i = 0; i < rows.Count; i++)
@@ -376,6 +378,7 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
             names[i] = ArrayLiteral(row.AttributeNames);
             attrs[i] = row.AttributePairs;
             docs[i] = row.Doc;
+            values[i] = row.Values;
             for (var b = 0; b < row.Geo.Count; b++)
             {
                 geoIds.Add(row.Id);
@@ -395,6 +398,7 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
         parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. geo.MinY] });
         parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. geo.MaxX] });
         parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [.. geo.MaxY] });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = values, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
     }
 
     /// <summary>A PostgreSQL array literal of <paramref name="values"/>: every element quoted, \ and " escaped.</summary>

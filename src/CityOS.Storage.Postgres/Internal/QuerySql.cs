@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using CityOS.Broker.Storage;
+using CityOS.NgsiLd.Geo;
 using CityOS.NgsiLd.Model;
 using CityOS.NgsiLd.Query;
 using Npgsql;
@@ -17,8 +18,9 @@ namespace CityOS.Storage.Postgres.Internal;
 /// </summary>
 internal sealed class QuerySql
 {
-    private QuerySql(string where, string order, List<NpgsqlParameter> parameters, bool exact)
+    private QuerySql(string where, string order, List<NpgsqlParameter> parameters, bool exact, bool qInSql)
     {
+        QInSql = qInSql;
         Where = where;
         Order = order;
         Parameters = parameters;
@@ -33,10 +35,88 @@ internal sealed class QuerySql
 
     public List<NpgsqlParameter> Parameters { get; }
 
+    /// <summary>The sorted seqs of the geo box's entities when they drive the query (see <see cref="ForAsync"/>).</summary>
+    public long[]? GeoSeqs { get; private init; }
+
+    /// <summary>The index in <see cref="Parameters"/> of the <see cref="GeoSeqs"/> array.</summary>
+    public int GeoSeqsParameter { get; private init; } = -1;
+
+    /// <summary>True when part of q is checked by the WHERE clause (see <see cref="QPrefilter"/>).</summary>
+    public bool QInSql { get; }
+
     /// <summary>True when the WHERE clause accepts exactly what <see cref="EntityQuery.Matches"/> accepts.</summary>
     public bool Exact { get; }
 
-    public static QuerySql For(string tenant, EntityQuery query)
+    /// <summary>
+    /// Most entities a geo search box may hold for its candidates to drive the query as a list of seqs
+    /// (see <see cref="ForAsync"/>); a larger box keeps the IN (subquery) form, as before the list existed.
+    /// </summary>
+    internal const int MaxGeoDriverEntities = 10_000;
+
+    /// <summary>
+    /// The SQL of <paramref name="query"/>. A geo search box is looked up first on entity_geo's GiST index
+    /// (at most <see cref="MaxGeoDriverEntities"/> + 1 rows): when it holds few enough entities their seqs
+    /// drive the query, one primary-key lookup each, whatever the planner's statistics say. Planned from
+    /// the statistics instead, a geo query right after 100,000 entities were seeded (not yet analyzed)
+    /// walked every entity in creation order: 693 ms against 10 ms.
+    /// </summary>
+    public static async Task<QuerySql> ForAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenant, EntityQuery query, CancellationToken cancellationToken)
+    {
+        if (query.Geo is not { SearchBox: not null } geo || query.Ids is { Count: > 0 })
+        {
+            return For(tenant, query, null);
+        }
+
+        var seqs = new List<long>();
+        await using (var probe = GeoProbe(string.Empty, connection, transaction, tenant, geo))
+        {
+            await using var reader = await probe.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                seqs.Add(reader.GetInt64(0));
+            }
+        }
+
+        if (seqs.Count > MaxGeoDriverEntities)
+        {
+            return For(tenant, query, null);
+        }
+
+        seqs.Sort();
+        var distinct = new List<long>(seqs.Count);
+        foreach (var seq in seqs)
+        {
+            if (distinct.Count == 0 || distinct[^1] != seq)
+            {
+                distinct.Add(seq);
+            }
+        }
+
+        return For(tenant, query, [.. distinct]);
+    }
+
+    // The entities in the geo search box, on entity_geo's GiST index, at most one more than a list may hold.
+    private static NpgsqlCommand GeoProbe(string prefix, NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenant, GeoQuery geo)
+    {
+        var box = geo.SearchBox!.Value;
+#pragma warning disable CA2100 // The prefix is "" or "EXPLAIN "; every value is a parameter.
+        var probe = new NpgsqlCommand(
+            prefix + "SELECT g.entity FROM entity_geo g WHERE g.tenant = $1 AND g.box && public.ST_MakeEnvelope($2, $3, $4, $5) AND g.prop = $6 LIMIT $7",
+            connection,
+            transaction);
+#pragma warning restore CA2100
+        probe.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
+        probe.Parameters.Add(new NpgsqlParameter<double> { TypedValue = box.MinX });
+        probe.Parameters.Add(new NpgsqlParameter<double> { TypedValue = box.MinY });
+        probe.Parameters.Add(new NpgsqlParameter<double> { TypedValue = box.MaxX });
+        probe.Parameters.Add(new NpgsqlParameter<double> { TypedValue = box.MaxY });
+        probe.Parameters.Add(new NpgsqlParameter<string> { TypedValue = geo.GeoProperty });
+        probe.Parameters.Add(new NpgsqlParameter<long> { TypedValue = MaxGeoDriverEntities + 1 });
+        return probe;
+    }
+
+    /// <summary>The SQL of <paramref name="query"/>; <paramref name="geoSeqs"/>, when given, are the (sorted) candidates of its geo box.</summary>
+    public static QuerySql For(string tenant, EntityQuery query, long[]? geoSeqs = null)
     {
         var parameters = new List<NpgsqlParameter>();
         string Add<T>(T value, NpgsqlDbType? type = null)
@@ -54,7 +134,22 @@ internal sealed class QuerySql
         var where = new StringBuilder();
         var order = "e.seq";
         var exact = query.Q is null && query.ScopeQ is null && query.Geo is null && query.IdPattern is null;
-        if (query.Type is TypeName typeName && query.Ids is not { Count: > 0 } && query.Geo?.SearchBox is null)
+        var typeOnRow = false;
+        var geoSeqsParameter = -1;
+        if (geoSeqs is not null)
+        {
+            // The box's entities drive in seq order, one primary-key lookup each (LATERAL with OFFSET 0 keeps
+            // the nested loop); the type is then checked on the row's own types column, not by a join the
+            // planner could turn into a walk of the whole type.
+            var tenantSlot = Add(tenant);
+            geoSeqsParameter = parameters.Count;
+            where.Append(" FROM unnest(").Append(Add(geoSeqs, NpgsqlDbType.Array | NpgsqlDbType.Bigint))
+                .Append("::bigint[]) AS s(seq) CROSS JOIN LATERAL (SELECT * FROM entities x WHERE x.seq = s.seq OFFSET 0) e WHERE e.tenant = ")
+                .Append(tenantSlot);
+            order = "s.seq";
+            typeOnRow = true;
+        }
+        else if (query.Type is TypeName typeName && query.Ids is not { Count: > 0 } && query.Geo?.SearchBox is null)
         {
             // entity_types drives, in its index order (= creation order), one entity lookup per row, so a page
             // stops at its end. The LATERAL with OFFSET 0 keeps that nested loop: flattened, the planner chose a
@@ -82,7 +177,14 @@ internal sealed class QuerySql
         {
             // Type expressions only combine names with AND/OR, so every match holds at least one of the named
             // types: entity_types gives a superset, exact for a single name.
-            if (type is TypeName single)
+            if (typeOnRow)
+            {
+                // e.types holds the entity's distinct types, as entity_types does.
+                where.Append(type is TypeName ? " AND e.types @> " : " AND e.types && ")
+                    .Append(Add(type.Types.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text));
+                exact &= type is TypeName;
+            }
+            else if (type is TypeName single)
             {
                 where.Append(" AND e.seq IN (SELECT k.entity FROM entity_types k WHERE k.tenant = $1 AND k.type = ").Append(Add(single.Iri)).Append(')');
             }
@@ -111,7 +213,7 @@ internal sealed class QuerySql
             }
         }
 
-        if (query.Geo?.SearchBox is { } box)
+        if (query.Geo?.SearchBox is { } box && geoSeqs is null)
         {
             where.Append(" AND e.seq IN (SELECT g.entity FROM entity_geo g WHERE g.tenant = $1 AND g.box && public.ST_MakeEnvelope(")
                 .Append(Add(box.MinX)).Append(", ").Append(Add(box.MinY)).Append(", ")
@@ -119,13 +221,20 @@ internal sealed class QuerySql
                 .Append(Add(query.Geo.GeoProperty)).Append(')');
         }
 
-        return new QuerySql(where.ToString(), order, parameters, exact);
+        var qInSql = false;
+        if (query.Q is { } q && QPrefilter.Of(q, (value, type) => Add(value, type)) is { } prefilter)
+        {
+            where.Append(" AND ").Append(prefilter);
+            qInSql = true;
+        }
+
+        return new QuerySql(where.ToString(), order, parameters, exact, qInSql) { GeoSeqs = geoSeqs, GeoSeqsParameter = geoSeqsParameter };
     }
 
     /// <summary>A page of matches, with the total count when the query asks for it.</summary>
     public static async Task<EntityPage> PageAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenant, EntityQuery query, CancellationToken cancellationToken)
     {
-        var sql = For(tenant, query);
+        var sql = await ForAsync(connection, transaction, tenant, query, cancellationToken).ConfigureAwait(false);
         if (sql.Exact)
         {
             long? total = null;
@@ -185,12 +294,29 @@ internal sealed class QuerySql
         var slot = sql.Parameters.Count;
         var text = $"SELECT e.seq, e.doc{sql.Where} AND {sql.Order} > ${slot + 1} ORDER BY {sql.Order} LIMIT ${slot + 2}";
         var after = long.MinValue;
-        var chunk = Math.Clamp((query.Offset + query.Limit) * 2L, 64, 1024);
+        // With q checked in SQL most candidates are matches: the first chunk is about the page itself (a
+        // chunk twice the page walked twice the entities for temperature>35;relativeHumidity<0.5).
+        var chunk = sql.QInSql
+            ? Math.Clamp(query.Offset + query.Limit + 16L, 32, 1024)
+            : Math.Clamp((query.Offset + query.Limit) * 2L, 64, 1024);
+        // Geo candidates drive as a list: each chunk binds only its slice of the list, so the database looks
+        // up that many entities, not the whole box's before sorting (it cannot know the list is sorted).
+        var pending = sql.GeoSeqs;
+        var position = 0;
         while (true)
         {
             var rows = 0;
+            var lastSlice = false;
             await using (var command = sql.Command(text, connection, transaction))
             {
+                if (pending is not null)
+                {
+                    var take = (int)Math.Min(chunk, pending.Length - position);
+                    command.Parameters[sql.GeoSeqsParameter].Value = pending[position..(position + take)];
+                    position += take;
+                    lastSlice = position >= pending.Length;
+                }
+
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = after });
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = chunk });
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -218,7 +344,16 @@ internal sealed class QuerySql
                 }
             }
 
-            if (rows < chunk || entities.Count >= query.Limit)
+            if (pending is not null)
+            {
+                if (lastSlice || entities.Count >= query.Limit)
+                {
+                    return new EntityPage(entities, null);
+                }
+
+                after = pending[position - 1];
+            }
+            else if (rows < chunk || entities.Count >= query.Limit)
             {
                 return new EntityPage(entities, null);
             }
@@ -230,7 +365,7 @@ internal sealed class QuerySql
     /// <summary>The ids of every match in creation order (paging ignored).</summary>
     public static async Task<IReadOnlyList<string>> IdsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenant, EntityQuery query, CancellationToken cancellationToken)
     {
-        var sql = For(tenant, query);
+        var sql = await ForAsync(connection, transaction, tenant, query, cancellationToken).ConfigureAwait(false);
         var ids = new List<string>();
         await using var command = sql.Command(
             sql.Exact ? $"SELECT e.id, NULL{sql.Where} ORDER BY {sql.Order}" : $"SELECT e.id, e.doc{sql.Where} ORDER BY {sql.Order}",
@@ -251,16 +386,27 @@ internal sealed class QuerySql
     /// <summary>The plan PostgreSQL chooses for the candidate query (EXPLAIN), for tests and diagnostics.</summary>
     public static async Task<string> ExplainAsync(NpgsqlConnection connection, string tenant, EntityQuery query, CancellationToken cancellationToken)
     {
-        var sql = For(tenant, query);
-        await using var command = sql.Command($"EXPLAIN SELECT e.doc{sql.Where} ORDER BY {sql.Order}", connection, null);
+        var sql = await ForAsync(connection, null, tenant, query, cancellationToken).ConfigureAwait(false);
         var lines = new StringBuilder();
+        if (query.Geo is { SearchBox: not null } geo && query.Ids is not { Count: > 0 })
+        {
+            // The geo search box is looked up first (see ForAsync): its plan comes first.
+            await using var probe = GeoProbe("EXPLAIN ", connection, null, tenant, geo);
+            await ReadLinesAsync(probe, lines, cancellationToken).ConfigureAwait(false);
+        }
+
+        await using var command = sql.Command($"EXPLAIN SELECT e.doc{sql.Where} ORDER BY {sql.Order}", connection, null);
+        await ReadLinesAsync(command, lines, cancellationToken).ConfigureAwait(false);
+        return lines.ToString();
+    }
+
+    private static async Task ReadLinesAsync(NpgsqlCommand command, StringBuilder lines, CancellationToken cancellationToken)
+    {
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             lines.AppendLine(reader.GetString(0));
         }
-
-        return lines.ToString();
     }
 
     private NpgsqlCommand Command(string text, NpgsqlConnection connection, NpgsqlTransaction? transaction)

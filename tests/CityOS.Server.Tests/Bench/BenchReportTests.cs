@@ -93,6 +93,49 @@ public sealed class BenchReportTests
         Assert.Contains("NO", table[2], StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0, true)]
+    [InlineData(3, false)]
+    public async Task Twonode_is_met_only_without_lost_updates_and_reports_them_with_throughput(long lost, bool met)
+    {
+        var twonode = Result("twonode", Comparisons.AtMost, 0, Units.LostUpdates);
+        twonode.RequestsPerSecond = 1234.4;
+        twonode.LatencyMs = new LatencySummary { P50 = 4, P95 = 9.5, P99 = 12 };
+        twonode.LostUpdates = lost;
+        twonode.SetAchieved(lost);
+        Assert.Equal(met, twonode.Met);
+
+        var line = BenchConsole.FormatLine(twonode);
+        Assert.Contains($"{lost} lost updates", line, StringComparison.Ordinal);
+        Assert.Contains("≤ 0 lost updates", line, StringComparison.Ordinal);
+        Assert.Contains("1,234 updates/s", line, StringComparison.Ordinal);
+        Assert.Contains("p95 9.50 ms", line, StringComparison.Ordinal);
+
+        var report = new BenchReport
+        {
+            ToolVersion = "0.1.0",
+            Date = "2026-11-23T15:00:00Z",
+            Target = "http://127.0.0.1:1026",
+            Target2 = "http://127.0.0.1:1027",
+            Machine = new MachineInfo { Cores = 2, Os = "Linux", Architecture = "X64", Runtime = ".NET 10" },
+            Settings = new BenchSettingsReport { Scenarios = ["twonode"], DurationSeconds = 10, Concurrency = 32, Entities = 100_000, BatchSize = 1000 },
+            Scenarios = { twonode },
+        };
+        var path = Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}.json");
+        try
+        {
+            await BenchReportFile.WriteAsync(report, path, CancellationToken.None);
+            var json = JsonNode.Parse(await File.ReadAllTextAsync(path))!;
+            Assert.Equal("http://127.0.0.1:1027", (string?)json["target2"]);
+            Assert.Equal(lost, (long)json["scenarios"]![0]!["lostUpdates"]!);
+            Assert.Equal(met, (bool)json["scenarios"]![0]!["met"]!);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static ScenarioResult Result(string name, string comparison, double target, string unit = "requests/s") => new()
     {
         Name = name,
