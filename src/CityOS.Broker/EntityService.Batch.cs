@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using CityOS.NgsiLd.Errors;
 using CityOS.NgsiLd.Model;
 
@@ -140,12 +141,12 @@ public sealed partial class EntityService
     /// has run (whether it wrote or failed), later items of the same id read through the session, which sees
     /// that write; the up-front copy is then stale (and may have been changed in place by a merge).
     /// </summary>
-    private sealed class BatchLookup(Storage.IEntityWriteSession session, IReadOnlyDictionary<string, System.Text.Json.Nodes.JsonObject>? upFront)
+    private sealed class BatchLookup(Storage.IEntityWriteSession session, IReadOnlyDictionary<string, JsonObject>? upFront)
     {
         private readonly HashSet<string> _touched = new(StringComparer.Ordinal);
 
         /// <summary>The entity as it stands in the transaction, or null.</summary>
-        public ValueTask<System.Text.Json.Nodes.JsonObject?> GetAsync(string id, CancellationToken cancellationToken) =>
+        public ValueTask<JsonObject?> GetAsync(string id, CancellationToken cancellationToken) =>
             upFront is null || _touched.Contains(id)
                 ? session.GetAsync(id, cancellationToken)
                 : ValueTask.FromResult(upFront.GetValueOrDefault(id));
