@@ -23,6 +23,9 @@ internal sealed class BenchReport
     /// <summary>The server's own <c>/version</c> answer, when it gave one.</summary>
     public string? ServerVersion { get; set; }
 
+    /// <summary>The server's storage backend from <c>/version</c> ("sqlite", "postgres"), which sets the write targets.</summary>
+    public string? Store { get; set; }
+
     public required MachineInfo Machine { get; init; }
 
     public required BenchSettingsReport Settings { get; init; }

@@ -38,6 +38,7 @@ internal sealed class BenchRunner : IDisposable
     // Makes the ids of entities created by this run unique, so a second run against the same data
     // directory creates rather than conflicts (409) or silently updates.
     private readonly string _runId = Guid.NewGuid().ToString("N")[..8];
+    private WriteTargets _targets = WriteTargets.For(null);
     private DatasetState? _dataset;
     private bool _memoryWarningShown;
 
@@ -107,7 +108,8 @@ internal sealed class BenchRunner : IDisposable
 
         try
         {
-            report.ServerVersion = await ReadServerVersionAsync(cancellationToken).ConfigureAwait(false);
+            (report.ServerVersion, report.Store) = await ReadServerVersionAsync(cancellationToken).ConfigureAwait(false);
+            _targets = WriteTargets.For(report.Store);
         }
         catch (Exception e) when (IsNoAnswer(e, cancellationToken))
         {
@@ -180,7 +182,7 @@ internal sealed class BenchRunner : IDisposable
 
     private async Task<ScenarioResult> CreateAsync(CancellationToken cancellationToken)
     {
-        var result = NewResult(ScenarioNames.Create, "POST /ngsi-ld/v1/entities, one small AirQualityObserved (4 Properties + location) per request", 8000, Units.RequestsPerSecond, Comparisons.AtLeast);
+        var result = NewResult(ScenarioNames.Create, "POST /ngsi-ld/v1/entities, one small AirQualityObserved (4 Properties + location) per request", _targets.Create, Units.RequestsPerSecond, Comparisons.AtLeast);
         var template = IdSlotTemplate.Create(IdPrefix(EntityPayloads.AirQualityType, $"bench-{_runId}-c"), 1, asArray: false, EntityPayloads.WriteAirQuality);
         var buffers = WorkerBuffers(template, _options.Concurrency);
         var uri = Api("entities");
@@ -200,7 +202,7 @@ internal sealed class BenchRunner : IDisposable
 
     private async Task<ScenarioResult> UpdateAsync(CancellationToken cancellationToken)
     {
-        var result = NewResult(ScenarioNames.Update, $"PATCH /ngsi-ld/v1/entities/{{id}}/attrs/{EntityPayloads.UpdatedAttribute} (partial attribute update) over a pool of existing entities", 8000, Units.RequestsPerSecond, Comparisons.AtLeast);
+        var result = NewResult(ScenarioNames.Update, $"PATCH /ngsi-ld/v1/entities/{{id}}/attrs/{EntityPayloads.UpdatedAttribute} (partial attribute update) over a pool of existing entities", _targets.Update, Units.RequestsPerSecond, Comparisons.AtLeast);
         var prefix = IdPrefix(EntityPayloads.AirQualityType, "bench-u");
         var poolSize = _options.UpdatePoolBatches * _options.BatchSize;
         var template = IdSlotTemplate.Create(prefix, _options.BatchSize, asArray: true, EntityPayloads.WriteAirQuality);
@@ -252,7 +254,7 @@ internal sealed class BenchRunner : IDisposable
     private async Task<ScenarioResult> BatchAsync(CancellationToken cancellationToken)
     {
         var concurrency = Math.Min(_options.Concurrency, _options.ModestConcurrency);
-        var result = NewResult(ScenarioNames.Batch, $"POST /ngsi-ld/v1/{UpsertPath}, {_options.BatchSize:N0} new AirQualityObserved per request", 60_000, Units.EntitiesPerSecond, Comparisons.AtLeast);
+        var result = NewResult(ScenarioNames.Batch, $"POST /ngsi-ld/v1/{UpsertPath}, {_options.BatchSize:N0} new AirQualityObserved per request", _targets.BatchEntities, Units.EntitiesPerSecond, Comparisons.AtLeast);
         var template = IdSlotTemplate.Create(IdPrefix(EntityPayloads.AirQualityType, $"bench-{_runId}-b"), _options.BatchSize, asArray: true, EntityPayloads.WriteAirQuality);
         var buffers = WorkerBuffers(template, concurrency);
         var uri = Api(UpsertPath);
@@ -805,12 +807,12 @@ internal sealed class BenchRunner : IDisposable
         return memory;
     }
 
-    private async Task<string?> ReadServerVersionAsync(CancellationToken cancellationToken)
+    private async Task<(string? Version, string? Store)> ReadServerVersionAsync(CancellationToken cancellationToken)
     {
         using var response = await _client.GetAsync(new Uri(_options.BaseUrl + "/version"), cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {
-            return null;
+            return (null, null);
         }
 
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
@@ -821,7 +823,8 @@ internal sealed class BenchRunner : IDisposable
             if (root.ValueKind == JsonValueKind.Object
                 && root.TryGetProperty("product", out var product) && root.TryGetProperty("version", out var version))
             {
-                return $"{product} {version}";
+                var store = root.TryGetProperty("store", out var storeName) && storeName.ValueKind == JsonValueKind.String ? storeName.GetString() : null;
+                return ($"{product} {version}", store);
             }
         }
         catch (JsonException)
@@ -829,7 +832,7 @@ internal sealed class BenchRunner : IDisposable
             // Another broker's /version may not be JSON; its text still identifies it.
         }
 
-        return body.Length <= 200 ? body : body[..200];
+        return (body.Length <= 200 ? body : body[..200], null);
     }
 
     private void Record(ScenarioResult result, LoadPhaseResult phase, int? entitiesPerRequest)

@@ -39,6 +39,10 @@ public abstract class BenchRunnerTests : IDisposable
         Assert.Equal(0, exitCode);
         Assert.True((bool)json["completed"]!);
         Assert.StartsWith("CityOS ", (string?)json["serverVersion"], StringComparison.Ordinal);
+        // The store named by /version sets the write targets (PostgreSQL's issue asks half of SQLite's).
+        var postgres = _server.Store == TestStore.Postgres;
+        Assert.Equal(postgres ? "postgres" : "sqlite", (string?)json["store"]);
+        Assert.Equal(postgres ? 4000 : 8000, (double)json["scenarios"]![0]!["target"]!);
         var names = json["scenarios"]!.AsArray().Select(s => (string)s!["name"]!).ToArray();
         Assert.Equal(["create", "update", "batch", "query", "query-c2", "geo", "geo-c2"], names);
         foreach (var scenario in json["scenarios"]!.AsArray())
