@@ -300,7 +300,7 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
 
             await using var connection = new NpgsqlConnection(fresh.ConnectionString);
             await connection.OpenAsync();
-            await using var command = new NpgsqlCommand("SELECT count(*) FROM cityos_migrations", connection);
+            await using var command = new NpgsqlCommand("SELECT count(*) FROM cityos_migrations WHERE version = 1", connection);
             Assert.Equal(1L, await command.ExecuteScalarAsync());
         }
         finally

@@ -62,6 +62,22 @@ internal static class PostgresSchema
                 body text NOT NULL,
                 created_at text NOT NULL);
             """),
+        (3, "subscriptions", """
+            -- NGSI-LD subscriptions: doc is the subscription as written with its @context; every node adds its
+            -- notification counters (times as fixed-width UTC text, so that text order is time order).
+            CREATE TABLE subscriptions (
+                tenant text NOT NULL COLLATE "C",
+                id text NOT NULL COLLATE "C",
+                doc text NOT NULL,
+                created_at text NOT NULL,
+                modified_at text NOT NULL,
+                times_sent bigint NOT NULL DEFAULT 0,
+                times_failed bigint NOT NULL DEFAULT 0,
+                last_notification text COLLATE "C",
+                last_success text COLLATE "C",
+                last_failure text COLLATE "C",
+                PRIMARY KEY (tenant, id));
+            """),
     ];
 
     /// <summary>The newest schema version this build knows.</summary>
