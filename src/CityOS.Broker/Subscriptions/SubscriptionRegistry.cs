@@ -1,0 +1,245 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CityOS.Broker.Cluster;
+using CityOS.NgsiLd.Errors;
+using CityOS.NgsiLd.JsonLd;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CityOS.Broker.Subscriptions;
+
+/// <summary>A subscription ready to match: parsed, with its @context and the one its notifications use.</summary>
+/// <param name="Subscription">The subscription.</param>
+/// <param name="Context">The @context its document is written in.</param>
+/// <param name="NotificationContext">The @context notifications are compacted with (jsonldContext, else <paramref name="Context"/>).</param>
+public sealed record ActiveSubscription(Subscription Subscription, LdContext Context, LdContext NotificationContext);
+
+/// <summary>
+/// The in-memory set of every subscription, per tenant, that the notifier matches writes against. Every node
+/// keeps the same set: changes made here are applied directly and announced on <see cref="Channel"/>; other
+/// nodes' announcements make this node read the subscription again from the store (or everything after a resync).
+/// </summary>
+public sealed partial class SubscriptionRegistry
+{
+    /// <summary>The cluster channel of subscription changes; the payload is <c>{"tenant":"…","id":"…"}</c>.</summary>
+    public const string Channel = "subscriptions";
+
+    private static readonly ActiveSubscription[] Empty = [];
+
+    private readonly ISubscriptionStore _store;
+    private readonly IContextResolver _resolver;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+
+    // Per tenant, copy-on-write: the matcher reads a snapshot without locking on every write.
+    private readonly Dictionary<string, Dictionary<string, ActiveSubscription>> _byTenant = new(StringComparer.Ordinal);
+    private volatile Dictionary<string, ActiveSubscription[]> _snapshots = new(StringComparer.Ordinal);
+
+    /// <summary>A registry over <paramref name="store"/>, resolving @contexts with <paramref name="resolver"/>.</summary>
+    public SubscriptionRegistry(ISubscriptionStore store, IContextResolver resolver, ILogger<SubscriptionRegistry>? logger = null)
+    {
+        _store = store;
+        _resolver = resolver;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>Raised after a subscription was added, replaced or removed here (the argument names it).</summary>
+    public event Action<string, string>? Changed;
+
+    /// <summary>The subscriptions of <paramref name="tenant"/> (a snapshot; empty when none).</summary>
+    public IReadOnlyList<ActiveSubscription> For(string tenant) =>
+        _snapshots.TryGetValue(tenant, out var list) ? list : Empty;
+
+    /// <summary>Every subscription of every tenant (a snapshot).</summary>
+    public IEnumerable<ActiveSubscription> All() => _snapshots.Values.SelectMany(s => s);
+
+    /// <summary>One subscription, or null.</summary>
+    public ActiveSubscription? Find(string tenant, string id)
+    {
+        foreach (var active in For(tenant))
+        {
+            if (active.Subscription.Id == id)
+            {
+                return active;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Parses a stored subscription and resolves its @contexts.</summary>
+    /// <exception cref="NgsiLdException">When the document is invalid or a context cannot be resolved.</exception>
+    public async Task<ActiveSubscription> HydrateAsync(StoredSubscription stored, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        JsonObject document;
+        try
+        {
+            document = JsonNode.Parse(stored.Document) as JsonObject ?? throw new JsonException("not an object");
+        }
+        catch (JsonException e)
+        {
+            throw new NgsiLdException(ErrorType.InternalError, $"Stored subscription '{stored.Id}' is not a JSON object: {e.Message}");
+        }
+
+        var contextNode = document["@context"]?.DeepClone() ?? JsonValue.Create(LdContext.Core.Urls[0]);
+        document.Remove("@context");
+        var context = await _resolver.ResolveAsync(contextNode, cancellationToken).ConfigureAwait(false);
+        var subscription = SubscriptionParser.Parse(stored.Tenant, document, contextNode, context, stored.CreatedAt, stored.ModifiedAt);
+        return await ActivateAsync(subscription, context, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Pairs a parsed subscription with its contexts.</summary>
+    public async Task<ActiveSubscription> ActivateAsync(Subscription subscription, LdContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(subscription);
+        var notificationContext = subscription.JsonLdContext is { } url
+            ? await _resolver.ResolveAsync(JsonValue.Create(url), cancellationToken).ConfigureAwait(false)
+            : context;
+        return new ActiveSubscription(subscription, context, notificationContext);
+    }
+
+    /// <summary>Adds or replaces a subscription.</summary>
+    public void Put(ActiveSubscription active)
+    {
+        ArgumentNullException.ThrowIfNull(active);
+        var subscription = active.Subscription;
+        lock (_lock)
+        {
+            if (!_byTenant.TryGetValue(subscription.Tenant, out var set))
+            {
+                _byTenant[subscription.Tenant] = set = new Dictionary<string, ActiveSubscription>(StringComparer.Ordinal);
+            }
+
+            set[subscription.Id] = active;
+            Publish();
+        }
+
+        Changed?.Invoke(subscription.Tenant, subscription.Id);
+    }
+
+    /// <summary>Removes a subscription (nothing when unknown).</summary>
+    public void Remove(string tenant, string id)
+    {
+        lock (_lock)
+        {
+            if (!_byTenant.TryGetValue(tenant, out var set) || !set.Remove(id))
+            {
+                return;
+            }
+
+            if (set.Count == 0)
+            {
+                _byTenant.Remove(tenant);
+            }
+
+            Publish();
+        }
+
+        Changed?.Invoke(tenant, id);
+    }
+
+    /// <summary>Replaces the whole set with what the store holds.</summary>
+    public async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        var stored = await _store.ListAsync(cancellationToken).ConfigureAwait(false);
+        var loaded = new List<ActiveSubscription>(stored.Count);
+        foreach (var item in stored)
+        {
+            try
+            {
+                loaded.Add(await HydrateAsync(item, cancellationToken).ConfigureAwait(false));
+            }
+            catch (NgsiLdException e)
+            {
+                LogUnloadable(_logger, e, item.Tenant, item.Id);
+            }
+        }
+
+        List<(string, string)> touched;
+        lock (_lock)
+        {
+            touched = [.. _byTenant.SelectMany(t => t.Value.Keys.Select(id => (t.Key, id)))];
+            _byTenant.Clear();
+            foreach (var active in loaded)
+            {
+                var s = active.Subscription;
+                if (!_byTenant.TryGetValue(s.Tenant, out var set))
+                {
+                    _byTenant[s.Tenant] = set = new Dictionary<string, ActiveSubscription>(StringComparer.Ordinal);
+                }
+
+                set[s.Id] = active;
+                touched.Add((s.Tenant, s.Id));
+            }
+
+            Publish();
+        }
+
+        foreach (var (tenant, id) in touched.Distinct())
+        {
+            Changed?.Invoke(tenant, id);
+        }
+    }
+
+    /// <summary>Reads one subscription again from the store: replaced, or removed when gone.</summary>
+    public async Task RefreshAsync(string tenant, string id, CancellationToken cancellationToken)
+    {
+        var stored = await _store.GetAsync(tenant, id, cancellationToken).ConfigureAwait(false);
+        if (stored is null)
+        {
+            Remove(tenant, id);
+            return;
+        }
+
+        try
+        {
+            Put(await HydrateAsync(stored, cancellationToken).ConfigureAwait(false));
+        }
+        catch (NgsiLdException e)
+        {
+            LogUnloadable(_logger, e, tenant, id);
+        }
+    }
+
+    /// <summary>Announces a change of this node to the others (after it is stored).</summary>
+    public static Task AnnounceAsync(IClusterEvents events, string tenant, string id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        var payload = JsonSerializer.Serialize(new Dictionary<string, string> { ["tenant"] = tenant, ["id"] = id });
+        return events.PublishAsync(Channel, payload, cancellationToken);
+    }
+
+    /// <summary>Applies other nodes' changes until the handle is disposed.</summary>
+    public IDisposable Follow(IClusterEvents events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        return events.Subscribe(Channel, async (e, cancellationToken) =>
+        {
+            if (e.IsResync)
+            {
+                await LoadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else if (!e.IsLocal)
+            {
+                using var document = JsonDocument.Parse(e.Payload);
+                var root = document.RootElement;
+                await RefreshAsync(root.GetProperty("tenant").GetString() ?? string.Empty, root.GetProperty("id").GetString() ?? string.Empty, cancellationToken).ConfigureAwait(false);
+            }
+        });
+    }
+
+    private void Publish()
+    {
+        var snapshots = new Dictionary<string, ActiveSubscription[]>(StringComparer.Ordinal);
+        foreach (var (tenant, set) in _byTenant)
+        {
+            snapshots[tenant] = [.. set.Values.OrderBy(a => a.Subscription.CreatedAt).ThenBy(a => a.Subscription.Id, StringComparer.Ordinal)];
+        }
+
+        _snapshots = snapshots;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Subscription {Id} of tenant '{Tenant}' cannot be loaded and will not notify")]
+    private static partial void LogUnloadable(ILogger logger, Exception exception, string tenant, string id);
+}
