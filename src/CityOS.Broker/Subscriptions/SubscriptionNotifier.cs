@@ -52,6 +52,7 @@ public sealed partial class SubscriptionNotifier : IEntityChangeObserver, IAsync
     private Task? _matcher;
     private Task? _flusher;
     private long _droppedChanges;
+    private int _disposed;
 
     /// <summary>The notifier; call <see cref="Start"/> once the registry is loaded.</summary>
     public SubscriptionNotifier(
@@ -163,6 +164,12 @@ public sealed partial class SubscriptionNotifier : IEntityChangeObserver, IAsync
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        // The container may dispose it twice: it is registered as itself and as a change observer.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _registry.Changed -= OnSubscriptionChanged;
         _changes.Writer.TryComplete();
         await _stopping.CancelAsync().ConfigureAwait(false);
