@@ -470,6 +470,41 @@ public abstract class SubscriptionTests(CityOSServer server, NotificationReceive
         await receiver.ExpectNoneAsync(path, TimeSpan.FromMilliseconds(500));
     }
 
+    [Fact]
+    public async Task Mqtt_endpoints_get_the_notification_with_its_metadata_on_the_topic()
+    {
+        var topic = "cityos/test/" + Guid.NewGuid().ToString("N");
+        await using var subscriber = await MqttSubscriber.StartAsync(topic);
+        var broker = MqttSubscriber.Broker;
+        var subscriptionId = await SubscribeAsync(Sub(
+            $"mqtt://{broker.Host}:{broker.Port}/{topic}",
+            notification: ""","format": "keyValues" """).Replace(
+                "\"uri\": ",
+                "\"notifierInfo\": [{\"key\": \"MQTT-QoS\", \"value\": \"1\"}], \"receiverInfo\": [{\"key\": \"X-Site\", \"value\": \"depot\"}], \"uri\": ",
+                StringComparison.Ordinal));
+        var id = Http.NewId("Sensor");
+        await CreateSensorAsync(id, 18.5);
+
+        var message = await subscriber.NextAsync(TimeSpan.FromSeconds(10));
+        var metadata = message["metadata"]!;
+        Assert.Equal("application/json", (string?)metadata["Content-Type"]);
+        Assert.Contains("json-ld#context", (string?)metadata["Link"], StringComparison.Ordinal);
+        Assert.Equal(_tenant, (string?)metadata["NGSILD-Tenant"]);
+        Assert.Equal("depot", (string?)metadata["X-Site"]);
+        var body = message["body"]!;
+        Assert.Equal("Notification", (string?)body["type"]);
+        Assert.Equal(subscriptionId, (string?)body["subscriptionId"]);
+        Assert.Equal(id, (string?)body["data"]![0]!["id"]);
+        Assert.Equal(18.5, (double?)body["data"]![0]!["temperature"]);
+
+        var status = await EventuallyAsync(async () =>
+        {
+            var n = (await GetSubscriptionAsync(subscriptionId))["notification"]!;
+            return (int?)n["timesSent"] == 1 ? n : null;
+        });
+        Assert.Equal("ok", (string?)status["status"]);
+    }
+
     private static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe)
         where T : class
     {
