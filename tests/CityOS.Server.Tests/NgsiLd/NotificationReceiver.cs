@@ -64,6 +64,23 @@ public sealed class NotificationReceiver : IAsyncLifetime
         }
     }
 
+    /// <summary>Discards whatever arrives on <paramref name="path"/> within <paramref name="wait"/>.</summary>
+    public async Task DrainAsync(string path, TimeSpan wait)
+    {
+        using var cts = new CancellationTokenSource(wait);
+        try
+        {
+            while (true)
+            {
+                await Inbox(path).Reader.ReadAsync(cts.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Quiet for the whole wait.
+        }
+    }
+
     public async Task InitializeAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();

@@ -505,6 +505,34 @@ public abstract class SubscriptionTests(CityOSServer server, NotificationReceive
         Assert.Equal("ok", (string?)status["status"]);
     }
 
+    [Fact]
+    public async Task Periodic_subscriptions_send_every_matching_entity_each_interval()
+    {
+        var uri = receiver.NewEndpoint(out var path);
+        var hot = Http.NewId("Sensor");
+        await CreateSensorAsync(hot, 40);
+        await CreateSensorAsync(Http.NewId("Sensor"), 10);
+        var subscriptionId = await SubscribeAsync(Sub(uri, extra: """, "timeInterval": 1, "q": "temperature>30" """, notification: """, "format": "keyValues" """));
+
+        for (var round = 0; round < 2; round++)
+        {
+            var notification = await receiver.NextAsync(path, TimeSpan.FromSeconds(5));
+            Assert.Equal(subscriptionId, (string?)notification.Body["subscriptionId"]);
+            var entity = Assert.Single(notification.Body["data"]!.AsArray())!;
+            Assert.Equal(hot, (string?)entity["id"]);
+            Assert.Equal(40, (double?)entity["temperature"]);
+        }
+
+        using (var deleted = await _client.NgDeleteAsync($"subscriptions/{subscriptionId}", _tenant))
+        {
+            await deleted.ExpectAsync(HttpStatusCode.NoContent);
+        }
+
+        // One may have been on its way; after that, nothing.
+        await receiver.DrainAsync(path, TimeSpan.FromMilliseconds(300));
+        await receiver.ExpectNoneAsync(path, TimeSpan.FromSeconds(2));
+    }
+
     private static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe)
         where T : class
     {
