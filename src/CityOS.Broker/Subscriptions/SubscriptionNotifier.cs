@@ -205,44 +205,64 @@ public sealed partial class SubscriptionNotifier : IEntityChangeObserver, IAsync
         var token = _stopping.Token;
         await foreach (var (tenant, changes) in _changes.Reader.ReadAllAsync(token).ConfigureAwait(false))
         {
-            var subscriptions = _registry.For(tenant);
-            var now = _time.GetUtcNow();
-            foreach (var active in subscriptions)
+            try
             {
-                try
-                {
-                    Match(active, changes, now);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    LogMatchFailed(_logger, e, active.Subscription.Id);
-                }
+                MatchWrite(tenant, changes, _time.GetUtcNow());
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogMatchFailed(_logger, e, tenant);
             }
         }
     }
 
-    private void Match(ActiveSubscription active, IReadOnlyList<EntityChange> changes, DateTimeOffset now)
+    /// <summary>
+    /// Matches the changes of one write: each change against the subscriptions that may select its entity's types;
+    /// each subscription that matched then gets one notification with its changes, in write order.
+    /// </summary>
+    private void MatchWrite(string tenant, IReadOnlyList<EntityChange> changes, DateTimeOffset now)
     {
-        var subscription = active.Subscription;
-        if (!subscription.IsLiveAt(now) || subscription.TimeInterval is not null)
-        {
-            return;
-        }
-
-        List<MatchedChange>? matched = null;
+        List<(ActiveSubscription Active, List<MatchedChange> Changes)>? matched = null;
         foreach (var change in changes)
         {
-            if (SubscriptionMatcher.Match(subscription, change) is { } match)
+            var entity = change.After ?? change.Before;
+            foreach (var active in _registry.Candidates(tenant, entity?[NgsiLd.Model.Names.Type] as JsonArray))
             {
-                (matched ??= []).Add(match);
+                var subscription = active.Subscription;
+                if (!subscription.IsLiveAt(now) || SubscriptionMatcher.Match(subscription, change) is not { } match)
+                {
+                    continue;
+                }
+
+                matched ??= [];
+                var slot = matched.FindIndex(m => ReferenceEquals(m.Active, active));
+                if (slot < 0)
+                {
+                    matched.Add((active, [match]));
+                }
+                else
+                {
+                    matched[slot].Changes.Add(match);
+                }
             }
         }
 
-        if (matched is null)
+        foreach (var (active, list) in matched ?? [])
         {
-            return;
+            try
+            {
+                Notify(active, list, now);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogMatchFailed(_logger, e, active.Subscription.Id);
+            }
         }
+    }
 
+    private void Notify(ActiveSubscription active, List<MatchedChange> matched, DateTimeOffset now)
+    {
+        var subscription = active.Subscription;
         var delivery = DeliveryOf(subscription);
         if (subscription.Throttling is { } throttling)
         {
@@ -579,7 +599,7 @@ public sealed partial class SubscriptionNotifier : IEntityChangeObserver, IAsync
         return found;
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Matching changes against subscription {Id} failed")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Matching changes against subscription(s) of {Id} failed")]
     private static partial void LogMatchFailed(ILogger logger, Exception exception, string id);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Sending a notification of subscription {Id} failed unexpectedly")]

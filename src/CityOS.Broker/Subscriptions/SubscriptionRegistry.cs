@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using CityOS.Broker.Cluster;
 using CityOS.NgsiLd.Errors;
 using CityOS.NgsiLd.JsonLd;
+using CityOS.NgsiLd.Query;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -33,7 +34,7 @@ public sealed partial class SubscriptionRegistry
 
     // Per tenant, copy-on-write: the matcher reads a snapshot without locking on every write.
     private readonly Dictionary<string, Dictionary<string, ActiveSubscription>> _byTenant = new(StringComparer.Ordinal);
-    private volatile Dictionary<string, ActiveSubscription[]> _snapshots = new(StringComparer.Ordinal);
+    private volatile Dictionary<string, TenantIndex> _snapshots = new(StringComparer.Ordinal);
 
     /// <summary>A registry over <paramref name="store"/>, resolving @contexts with <paramref name="resolver"/>.</summary>
     public SubscriptionRegistry(ISubscriptionStore store, IContextResolver resolver, ILogger<SubscriptionRegistry>? logger = null)
@@ -48,10 +49,75 @@ public sealed partial class SubscriptionRegistry
 
     /// <summary>The subscriptions of <paramref name="tenant"/> (a snapshot; empty when none).</summary>
     public IReadOnlyList<ActiveSubscription> For(string tenant) =>
-        _snapshots.TryGetValue(tenant, out var list) ? list : Empty;
+        _snapshots.TryGetValue(tenant, out var index) ? index.All : Empty;
+
+    /// <summary>
+    /// The subscriptions of <paramref name="tenant"/> that may select an entity of <paramref name="types"/>: those
+    /// naming one of the types, plus those whose selectors are not plain type names. A superset of the matches,
+    /// so that a write is not compared with every subscription of the tenant.
+    /// </summary>
+    public IReadOnlyList<ActiveSubscription> Candidates(string tenant, JsonArray? types)
+    {
+        if (!_snapshots.TryGetValue(tenant, out var index))
+        {
+            return Empty;
+        }
+
+        if (types is null)
+        {
+            return index.All;
+        }
+
+        if (index.ByType.Count == 0)
+        {
+            return index.Others;
+        }
+
+        List<ActiveSubscription>? found = null;
+        ActiveSubscription[]? single = null;
+        foreach (var node in types)
+        {
+            if (node is JsonValue v && v.TryGetValue<string>(out var type) && index.ByType.TryGetValue(type, out var list))
+            {
+                if (single is null && found is null)
+                {
+                    single = list;
+                }
+                else
+                {
+                    found ??= [.. single!];
+                    foreach (var active in list)
+                    {
+                        if (!found.Contains(active))
+                        {
+                            found.Add(active);
+                        }
+                    }
+                }
+            }
+        }
+
+        if (found is null)
+        {
+            if (index.Others.Length == 0)
+            {
+                return single ?? Empty;
+            }
+
+            if (single is null)
+            {
+                return index.Others;
+            }
+
+            found = [.. single];
+        }
+
+        found.AddRange(index.Others);
+        return found;
+    }
 
     /// <summary>Every subscription of every tenant (a snapshot).</summary>
-    public IEnumerable<ActiveSubscription> All() => _snapshots.Values.SelectMany(s => s);
+    public IEnumerable<ActiveSubscription> All() => _snapshots.Values.SelectMany(s => s.All);
 
     /// <summary>One subscription, or null.</summary>
     public ActiveSubscription? Find(string tenant, string id)
@@ -231,13 +297,45 @@ public sealed partial class SubscriptionRegistry
 
     private void Publish()
     {
-        var snapshots = new Dictionary<string, ActiveSubscription[]>(StringComparer.Ordinal);
+        var snapshots = new Dictionary<string, TenantIndex>(StringComparer.Ordinal);
         foreach (var (tenant, set) in _byTenant)
         {
-            snapshots[tenant] = [.. set.Values.OrderBy(a => a.Subscription.CreatedAt).ThenBy(a => a.Subscription.Id, StringComparer.Ordinal)];
+            snapshots[tenant] = TenantIndex.Of([.. set.Values.OrderBy(a => a.Subscription.CreatedAt).ThenBy(a => a.Subscription.Id, StringComparer.Ordinal)]);
         }
 
         _snapshots = snapshots;
+    }
+
+    /// <summary>One tenant's subscriptions, and the same indexed by the plain type names their selectors name.</summary>
+    private sealed record TenantIndex(ActiveSubscription[] All, Dictionary<string, ActiveSubscription[]> ByType, ActiveSubscription[] Others)
+    {
+        public static TenantIndex Of(ActiveSubscription[] all)
+        {
+            var byType = new Dictionary<string, List<ActiveSubscription>>(StringComparer.Ordinal);
+            var others = new List<ActiveSubscription>();
+            foreach (var active in all)
+            {
+                var selectors = active.Subscription.Entities;
+                if (selectors.Count == 0 || selectors.Any(s => s.Type is not TypeName))
+                {
+                    // No entities (watchedAttributes only), '*' or a type expression: checked for every write.
+                    others.Add(active);
+                    continue;
+                }
+
+                foreach (var type in selectors.Select(s => ((TypeName)s.Type).Iri).Distinct(StringComparer.Ordinal))
+                {
+                    if (!byType.TryGetValue(type, out var list))
+                    {
+                        byType[type] = list = [];
+                    }
+
+                    list.Add(active);
+                }
+            }
+
+            return new TenantIndex(all, byType.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal), [.. others]);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Subscription {Id} of tenant '{Tenant}' cannot be loaded and will not notify")]
