@@ -113,6 +113,24 @@ public sealed class PostgresSubscriptionStore : ISubscriptionStore
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
+    public async Task<bool> ClaimPeriodicAsync(string tenant, string id, DateTimeOffset now, DateTimeOffset notAfter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tenant);
+        ArgumentNullException.ThrowIfNull(id);
+        await using var connection = await _store.OpenInitializedAsync(cancellationToken).ConfigureAwait(false);
+
+        // One conditional UPDATE: of two nodes claiming the same period, the row lock lets exactly one win.
+        await using var command = new NpgsqlCommand(
+            "UPDATE subscriptions SET last_periodic = $3 WHERE tenant = $1 AND id = $2 AND (last_periodic IS NULL OR last_periodic <= $4)",
+            connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = id });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Timestamps.Format(now) });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Timestamps.Format(notAfter) });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+    }
+
     private static NpgsqlParameter Time(DateTimeOffset? time) =>
         new() { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text, Value = time is { } t ? Timestamps.Format(t) : DBNull.Value };
 

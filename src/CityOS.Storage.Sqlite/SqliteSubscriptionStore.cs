@@ -129,6 +129,25 @@ public sealed class SqliteSubscriptionStore : ISubscriptionStore
             cancellationToken);
     }
 
+    /// <inheritdoc />
+    public Task<bool> ClaimPeriodicAsync(string tenant, string id, DateTimeOffset now, DateTimeOffset notAfter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tenant);
+        ArgumentNullException.ThrowIfNull(id);
+        return _store.WriteRawAsync(
+            connection =>
+            {
+                var command = connection.Command(
+                    "UPDATE subscriptions SET last_periodic = $now WHERE tenant = $tenant AND id = $id AND (last_periodic IS NULL OR last_periodic <= $notAfter)");
+                command.Parameters.AddWithValue("$tenant", tenant);
+                command.Parameters.AddWithValue("$id", id);
+                command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+                command.Parameters.AddWithValue("$notAfter", Timestamps.Format(notAfter));
+                return command.ExecuteNonQuery() > 0;
+            },
+            cancellationToken);
+    }
+
     private static void Bind(SqliteCommand command, StoredSubscription subscription)
     {
         command.Parameters.AddWithValue("$tenant", subscription.Tenant);

@@ -69,6 +69,20 @@ public abstract partial class EntityStoreCompliance
     }
 
     [Fact]
+    public async Task A_periodic_notification_is_claimed_once_per_period()
+    {
+        var subscriptions = SubscriptionsOf(Store);
+        await subscriptions.InsertAsync(Subscription("urn:s:6"), None);
+        var first = Created.AddSeconds(10);
+        Assert.True(await subscriptions.ClaimPeriodicAsync("", "urn:s:6", first, first.AddSeconds(-5), None));
+
+        // A second node ticking at nearly the same time finds the period taken; the next period is free again.
+        Assert.False(await subscriptions.ClaimPeriodicAsync("", "urn:s:6", first.AddMilliseconds(300), first.AddSeconds(-4.7), None));
+        Assert.True(await subscriptions.ClaimPeriodicAsync("", "urn:s:6", first.AddSeconds(10), first.AddSeconds(5), None));
+        Assert.False(await subscriptions.ClaimPeriodicAsync("", "urn:s:gone", first, first, None));
+    }
+
+    [Fact]
     public async Task Deleted_subscriptions_are_gone_and_survive_nothing_after_reopening()
     {
         var subscriptions = SubscriptionsOf(Store);

@@ -62,4 +62,10 @@ public interface ISubscriptionStore
     /// nodes can report independently. Nothing happens when the subscription is gone.
     /// </summary>
     Task AddStatusAsync(string tenant, string id, DeliveryStatus delta, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Claims the periodic notification due at <paramref name="now"/>: true (and the claim recorded) when no node
+    /// claimed one after <paramref name="notAfter"/>, so that with several nodes each period is sent once.
+    /// </summary>
+    Task<bool> ClaimPeriodicAsync(string tenant, string id, DateTimeOffset now, DateTimeOffset notAfter, CancellationToken cancellationToken);
 }

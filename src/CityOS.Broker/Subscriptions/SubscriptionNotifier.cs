@@ -547,6 +547,13 @@ public sealed partial class SubscriptionNotifier : IEntityChangeObserver, IAsync
 
                 try
                 {
+                    // Every node runs the timer; the store lets one of them send each period (the node whose tick comes
+                    // first keeps winning: another node ticking later within the period finds it taken).
+                    if (!await _store.ClaimPeriodicAsync(tenant, id, now, now - (interval * 0.9), token).ConfigureAwait(false))
+                    {
+                        continue;
+                    }
+
                     var entities = await PeriodicEntitiesAsync(active.Subscription, token).ConfigureAwait(false);
                     if (entities.Count > 0)
                     {

@@ -76,6 +76,7 @@ internal static class PostgresSchema
                 last_notification text COLLATE "C",
                 last_success text COLLATE "C",
                 last_failure text COLLATE "C",
+                last_periodic text COLLATE "C",
                 PRIMARY KEY (tenant, id));
             """),
     ];

@@ -79,6 +79,7 @@ internal static class SqliteSchema
             last_notification TEXT,
             last_success TEXT,
             last_failure TEXT,
+            last_periodic TEXT,
             PRIMARY KEY(tenant, id)) WITHOUT ROWID;
         """,
     ];

@@ -105,4 +105,37 @@ public sealed class SubscriptionClusterTests(TwoPostgresNodes nodes, Notificatio
         using var gone = await nodes.A.NgGetAsync($"subscriptions/{subscriptionId}", _tenant);
         await gone.ExpectAsync(HttpStatusCode.NotFound, "ResourceNotFound");
     }
+
+    [Fact]
+    public async Task A_periodic_subscription_is_sent_once_per_interval_by_the_cluster()
+    {
+        var uri = receiver.NewEndpoint(out var path);
+        await CreateLampAsync(nodes.A);
+        using (var response = await nodes.A.NgPostAsync(
+            "subscriptions",
+            $$$"""{"type": "Subscription", "entities": [{"type": "Lamp"}], "timeInterval": 1, "notification": {"endpoint": {"uri": "{{{uri}}}"} } }""",
+            _tenant))
+        {
+            await response.ExpectAsync(HttpStatusCode.Created);
+        }
+
+        // Both nodes run the timer: without the claim in the store, each second would bring two notifications.
+        await receiver.NextAsync(path, TimeSpan.FromSeconds(5));
+        var count = 0;
+        var window = DateTime.UtcNow + TimeSpan.FromSeconds(4);
+        while (DateTime.UtcNow < window)
+        {
+            try
+            {
+                await receiver.NextAsync(path, window - DateTime.UtcNow);
+                count++;
+            }
+            catch (TimeoutException)
+            {
+                break;
+            }
+        }
+
+        Assert.InRange(count, 2, 5);
+    }
 }
