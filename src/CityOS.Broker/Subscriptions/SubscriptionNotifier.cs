@@ -226,7 +226,7 @@ public sealed partial class SubscriptionNotifier : IEntityChangeObserver, IAsync
         foreach (var change in changes)
         {
             var entity = change.After ?? change.Before;
-            foreach (var active in _registry.Candidates(tenant, entity?[NgsiLd.Model.Names.Type] as JsonArray))
+            foreach (var active in _registry.Candidates(tenant, change.EntityId, entity?[NgsiLd.Model.Names.Type] as JsonArray))
             {
                 var subscription = active.Subscription;
                 if (!subscription.IsLiveAt(now) || SubscriptionMatcher.Match(subscription, change) is not { } match)

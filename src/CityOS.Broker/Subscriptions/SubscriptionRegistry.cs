@@ -52,20 +52,40 @@ public sealed partial class SubscriptionRegistry
         _snapshots.TryGetValue(tenant, out var index) ? index.All : Empty;
 
     /// <summary>
-    /// The subscriptions of <paramref name="tenant"/> that may select an entity of <paramref name="types"/>: those
-    /// naming one of the types, plus those whose selectors are not plain type names. A superset of the matches,
-    /// so that a write is not compared with every subscription of the tenant.
+    /// The subscriptions of <paramref name="tenant"/> that may select the entity <paramref name="id"/> of
+    /// <paramref name="types"/>: those naming its id, those naming one of its types, plus those whose selectors are
+    /// neither. A superset of the matches, so that a write is not compared with every subscription of the tenant.
     /// </summary>
-    public IReadOnlyList<ActiveSubscription> Candidates(string tenant, JsonArray? types)
+    public IReadOnlyList<ActiveSubscription> Candidates(string tenant, string id, JsonArray? types)
     {
         if (!_snapshots.TryGetValue(tenant, out var index))
         {
             return Empty;
         }
 
+        var byType = CandidatesByType(index, types);
+        if (!index.ById.TryGetValue(id, out var byId))
+        {
+            return byType;
+        }
+
+        if (byType.Count == 0)
+        {
+            return byId;
+        }
+
+        var all = new List<ActiveSubscription>(byType.Count + byId.Length);
+        all.AddRange(byId);
+        all.AddRange(byType);
+        return all;
+    }
+
+    private static IReadOnlyList<ActiveSubscription> CandidatesByType(TenantIndex index, JsonArray? types)
+    {
+
         if (types is null)
         {
-            return index.All;
+            return [.. index.All.Except(index.ById.Values.SelectMany(v => v))];
         }
 
         if (index.ByType.Count == 0)
@@ -307,15 +327,31 @@ public sealed partial class SubscriptionRegistry
     }
 
     /// <summary>One tenant's subscriptions, and the same indexed by the plain type names their selectors name.</summary>
-    private sealed record TenantIndex(ActiveSubscription[] All, Dictionary<string, ActiveSubscription[]> ByType, ActiveSubscription[] Others)
+    private sealed record TenantIndex(
+        ActiveSubscription[] All,
+        Dictionary<string, ActiveSubscription[]> ById,
+        Dictionary<string, ActiveSubscription[]> ByType,
+        ActiveSubscription[] Others)
     {
         public static TenantIndex Of(ActiveSubscription[] all)
         {
+            var byId = new Dictionary<string, List<ActiveSubscription>>(StringComparer.Ordinal);
             var byType = new Dictionary<string, List<ActiveSubscription>>(StringComparer.Ordinal);
             var others = new List<ActiveSubscription>();
             foreach (var active in all)
             {
                 var selectors = active.Subscription.Entities;
+                if (selectors.Count > 0 && selectors.All(s => s.Id is not null))
+                {
+                    // The common "this entity" subscription: found by the written id alone.
+                    foreach (var id in selectors.Select(s => s.Id!).Distinct(StringComparer.Ordinal))
+                    {
+                        Add(byId, id, active);
+                    }
+
+                    continue;
+                }
+
                 if (selectors.Count == 0 || selectors.Any(s => s.Type is not TypeName))
                 {
                     // No entities (watchedAttributes only), '*' or a type expression: checked for every write.
@@ -325,16 +361,25 @@ public sealed partial class SubscriptionRegistry
 
                 foreach (var type in selectors.Select(s => ((TypeName)s.Type).Iri).Distinct(StringComparer.Ordinal))
                 {
-                    if (!byType.TryGetValue(type, out var list))
-                    {
-                        byType[type] = list = [];
-                    }
-
-                    list.Add(active);
+                    Add(byType, type, active);
                 }
             }
 
-            return new TenantIndex(all, byType.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal), [.. others]);
+            return new TenantIndex(
+                all,
+                byId.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal),
+                byType.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal),
+                [.. others]);
+        }
+
+        private static void Add(Dictionary<string, List<ActiveSubscription>> index, string key, ActiveSubscription active)
+        {
+            if (!index.TryGetValue(key, out var list))
+            {
+                index[key] = list = [];
+            }
+
+            list.Add(active);
         }
     }
 

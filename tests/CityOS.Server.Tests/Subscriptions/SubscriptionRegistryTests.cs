@@ -36,13 +36,19 @@ public sealed class SubscriptionRegistryTests
         registry.Put(Active("urn:s:elsewhere", """, "entities": [{"type": "Sensor"}]""", tenant: "other"));
 
         static string[] Ids(IReadOnlyList<ActiveSubscription> list) => [.. list.Select(a => a.Subscription.Id).Order(StringComparer.Ordinal)];
-        Assert.Equal(["urn:s:any", "urn:s:camera", "urn:s:expression", "urn:s:sensor"], Ids(registry.Candidates("", new JsonArray(Ex + "Sensor"))));
-        Assert.Equal(["urn:s:any", "urn:s:camera", "urn:s:expression", "urn:s:lamp", "urn:s:sensor"], Ids(registry.Candidates("", new JsonArray(Ex + "Sensor", Ex + "Lamp"))));
-        Assert.Equal(["urn:s:any", "urn:s:expression"], Ids(registry.Candidates("", new JsonArray(Ex + "Bin"))));
-        Assert.Equal(["urn:s:elsewhere"], Ids(registry.Candidates("other", new JsonArray(Ex + "Sensor"))));
-        Assert.Empty(registry.Candidates("nobody", new JsonArray(Ex + "Sensor")));
+        Assert.Equal(["urn:s:any", "urn:s:camera", "urn:s:expression", "urn:s:sensor"], Ids(registry.Candidates("", "urn:y", new JsonArray(Ex + "Sensor"))));
+        Assert.Equal(["urn:s:any", "urn:s:camera", "urn:s:expression", "urn:s:lamp", "urn:s:sensor"], Ids(registry.Candidates("", "urn:y", new JsonArray(Ex + "Sensor", Ex + "Lamp"))));
+        Assert.Equal(["urn:s:any", "urn:s:expression"], Ids(registry.Candidates("", "urn:y", new JsonArray(Ex + "Bin"))));
+        Assert.Equal(["urn:s:elsewhere"], Ids(registry.Candidates("other", "urn:y", new JsonArray(Ex + "Sensor"))));
+        Assert.Empty(registry.Candidates("nobody", "urn:y", new JsonArray(Ex + "Sensor")));
+
+        // Subscriptions naming only ids are found by the id, whatever the type.
+        registry.Put(Active("urn:s:one", """, "entities": [{"type": "Sensor", "id": "urn:one"}]"""));
+        Assert.DoesNotContain("urn:s:one", Ids(registry.Candidates("", "urn:y", new JsonArray(Ex + "Sensor"))));
+        Assert.Contains("urn:s:one", Ids(registry.Candidates("", "urn:one", new JsonArray(Ex + "Sensor"))));
+        Assert.Equal(["urn:s:any", "urn:s:expression", "urn:s:one"], Ids(registry.Candidates("", "urn:one", new JsonArray(Ex + "Bin"))));
 
         registry.Remove("", "urn:s:sensor");
-        Assert.DoesNotContain("urn:s:sensor", Ids(registry.Candidates("", new JsonArray(Ex + "Sensor"))));
+        Assert.DoesNotContain("urn:s:sensor", Ids(registry.Candidates("", "urn:y", new JsonArray(Ex + "Sensor"))));
     }
 }
