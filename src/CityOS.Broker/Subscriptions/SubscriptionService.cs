@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using CityOS.Broker.Cluster;
+using CityOS.Broker.Storage;
 using CityOS.NgsiLd.Errors;
 using CityOS.NgsiLd.JsonLd;
 
@@ -18,15 +19,17 @@ public sealed record SubscriptionView(ActiveSubscription Active, DeliveryStatus 
 public sealed class SubscriptionService
 {
     private readonly ISubscriptionStore _store;
+    private readonly IEntityStore _entities;
     private readonly SubscriptionRegistry _registry;
     private readonly SubscriptionNotifier _notifier;
     private readonly IClusterEvents _events;
     private readonly TimeProvider _time;
 
     /// <summary>The service.</summary>
-    public SubscriptionService(ISubscriptionStore store, SubscriptionRegistry registry, SubscriptionNotifier notifier, IClusterEvents events, TimeProvider time)
+    public SubscriptionService(ISubscriptionStore store, IEntityStore entities, SubscriptionRegistry registry, SubscriptionNotifier notifier, IClusterEvents events, TimeProvider time)
     {
         _store = store;
+        _entities = entities;
         _registry = registry;
         _notifier = notifier;
         _events = events;
@@ -47,6 +50,8 @@ public sealed class SubscriptionService
 
         // Resolving jsonldContext now makes an unreachable one fail the request, not every notification.
         var active = await _registry.ActivateAsync(subscription, context, cancellationToken).ConfigureAwait(false);
+        // Create Subscription may create the tenant (§5.8.1, FACTS §10): an empty write transaction makes it.
+        await _entities.WriteAsync(tenant, createTenant: true, static (_, _) => ValueTask.FromResult(true), cancellationToken).ConfigureAwait(false);
         if (!await _store.InsertAsync(ToStored(subscription, DeliveryStatus.None), cancellationToken).ConfigureAwait(false))
         {
             throw new NgsiLdException(ErrorType.AlreadyExists, $"Subscription '{subscription.Id}' already exists.");
@@ -60,6 +65,7 @@ public sealed class SubscriptionService
     /// <summary>Retrieve Subscription (§5.8.3).</summary>
     public async Task<SubscriptionView> RetrieveAsync(string tenant, string id, CancellationToken cancellationToken)
     {
+        await EnsureTenantAsync(tenant, cancellationToken).ConfigureAwait(false);
         var stored = await _store.GetAsync(tenant, id, cancellationToken).ConfigureAwait(false) ?? throw NotFound(id);
         return await ViewAsync(stored, cancellationToken).ConfigureAwait(false);
     }
@@ -67,6 +73,7 @@ public sealed class SubscriptionService
     /// <summary>Query Subscriptions (§5.8.4): a page in creation order and the total.</summary>
     public async Task<(IReadOnlyList<SubscriptionView> Page, int Total)> QueryAsync(string tenant, int limit, int offset, CancellationToken cancellationToken)
     {
+        await EnsureTenantAsync(tenant, cancellationToken).ConfigureAwait(false);
         var all = (await _store.ListAsync(cancellationToken).ConfigureAwait(false)).Where(s => s.Tenant == tenant).ToList();
         var page = new List<SubscriptionView>();
         foreach (var stored in all.Skip(offset).Take(limit))
@@ -81,6 +88,7 @@ public sealed class SubscriptionService
     public async Task UpdateAsync(string tenant, string id, JsonObject fragment, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(fragment);
+        await EnsureTenantAsync(tenant, cancellationToken).ConfigureAwait(false);
         var stored = await _store.GetAsync(tenant, id, cancellationToken).ConfigureAwait(false) ?? throw NotFound(id);
         var current = await _registry.HydrateAsync(stored, cancellationToken).ConfigureAwait(false);
         var now = _time.GetUtcNow();
@@ -105,6 +113,7 @@ public sealed class SubscriptionService
     /// <summary>Delete Subscription (§5.8.5).</summary>
     public async Task DeleteAsync(string tenant, string id, CancellationToken cancellationToken)
     {
+        await EnsureTenantAsync(tenant, cancellationToken).ConfigureAwait(false);
         if (!await _store.DeleteAsync(tenant, id, cancellationToken).ConfigureAwait(false))
         {
             throw NotFound(id);
@@ -128,6 +137,15 @@ public sealed class SubscriptionService
         var document = subscription.Document.DeepClone().AsObject();
         document["@context"] = subscription.Context.DeepClone();
         return new StoredSubscription(subscription.Tenant, subscription.Id, document.ToJsonString(), subscription.CreatedAt, subscription.ModifiedAt, status);
+    }
+
+    /// <summary>Operations other than create on an unknown tenant are 404 NonexistentTenant (FACTS §10).</summary>
+    private async Task EnsureTenantAsync(string tenant, CancellationToken cancellationToken)
+    {
+        if (!await _entities.TenantExistsAsync(tenant, cancellationToken).ConfigureAwait(false))
+        {
+            throw EntityService.TenantNotFound(tenant);
+        }
     }
 
     private static NgsiLdException NotFound(string id) => NgsiLdException.NotFound($"Subscription '{id}' does not exist.");

@@ -93,7 +93,13 @@ public abstract class SubscriptionTests(CityOSServer server, NotificationReceive
 
         using (var otherTenant = await _client.NgGetAsync("subscriptions", "other" + _tenant))
         {
-            Assert.Empty((await otherTenant.JsonAsync()).AsArray());
+            await otherTenant.ExpectAsync(HttpStatusCode.NotFound, "NonexistentTenant");
+        }
+
+        // Creating the subscription created the tenant: its entity listing is empty, not 404.
+        using (var entities = await _client.NgGetAsync("entities?type=Sensor", _tenant))
+        {
+            await entities.ExpectAsync(HttpStatusCode.OK);
         }
 
         using (var deleted = await _client.NgDeleteAsync($"subscriptions/{id}", _tenant))
