@@ -18,6 +18,9 @@ public sealed class SystemEndpointsTests : IClassFixture<CityOSServer>
         var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.Equal("ok", (string?)body["status"]);
         Assert.Equal("ok", (string?)body["storage"]);
+        var notifications = body["notifications"]!;
+        Assert.Equal(0, (long?)notifications["droppedChanges"]);
+        Assert.NotNull(notifications["queuedNotifications"]);
     }
 
     [Fact]

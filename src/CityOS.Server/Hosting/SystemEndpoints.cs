@@ -1,5 +1,6 @@
 using System.Reflection;
 using CityOS.Broker.Storage;
+using CityOS.Broker.Subscriptions;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace CityOS.Server.Hosting;
@@ -18,7 +19,15 @@ internal static class SystemEndpoints
     {
         var store = context.RequestServices.GetService<IEntityStore>();
         var ready = store is null || await store.IsReadyAsync(cancellationToken).ConfigureAwait(false);
-        var report = new HealthReport(ready ? "ok" : "unavailable", "ok", ready ? "ok" : "unavailable", store?.Name ?? "none");
+        var notifier = context.RequestServices.GetService<SubscriptionNotifier>();
+        NotificationHealth? notifications = null;
+        if (notifier is not null)
+        {
+            var (queued, dropped, subscriptions) = notifier.Totals();
+            notifications = new NotificationHealth(subscriptions, notifier.PendingChanges, notifier.DroppedChanges, queued, dropped);
+        }
+
+        var report = new HealthReport(ready ? "ok" : "unavailable", "ok", ready ? "ok" : "unavailable", store?.Name ?? "none", notifications);
         return ready ? TypedResults.Ok(report) : TypedResults.Json(report, statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 
@@ -30,8 +39,15 @@ internal static class SystemEndpoints
     }
 }
 
-/// <summary>The /health body: overall status, liveness and storage readiness.</summary>
-public sealed record HealthReport(string Status, string Liveness, string Storage, string Store);
+/// <summary>The /health body: overall status, liveness, storage readiness and the notifier's queues.</summary>
+public sealed record HealthReport(string Status, string Liveness, string Storage, string Store, NotificationHealth? Notifications = null);
+
+/// <summary>
+/// This node's notification queues: subscriptions that have notified since start, committed writes waiting to
+/// be matched and those dropped because that queue was full, notifications waiting to be sent and those dropped
+/// because a subscription's queue was full.
+/// </summary>
+public sealed record NotificationHealth(int Subscriptions, int PendingChanges, long DroppedChanges, int QueuedNotifications, long DroppedNotifications);
 
 /// <summary>The /version body.</summary>
 public sealed record VersionInfo(string Product, string Version, string NgsiLdVersion, string Store, string Runtime);
