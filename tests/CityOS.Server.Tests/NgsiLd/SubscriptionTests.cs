@@ -246,6 +246,31 @@ public abstract class SubscriptionTests(CityOSServer server, NotificationReceive
     }
 
     [Fact]
+    public async Task JsonldContext_chooses_the_context_notifications_are_compacted_with_and_linked_to()
+    {
+        using var hosted = await _client.NgPostAsync("jsonldContexts", $$"""{"@context": {"Kiosk": "{{Ex}}Kiosk", "stock": "{{Ex}}stock"} }""");
+        await hosted.ExpectAsync(HttpStatusCode.Created);
+        var contextUrl = hosted.Headers.Location!.ToString();
+        var uri = receiver.NewEndpoint(out var path);
+        await SubscribeAsync($$"""
+            {"type": "Subscription", "entities": [{"type": "{{Ex}}Kiosk"}], "jsonldContext": "{{contextUrl}}",
+             "notification": {"endpoint": {"uri": "{{uri}}"} } }
+            """);
+
+        var id = Http.NewId("Kiosk");
+        using (var created = await _client.NgPostAsync("entities", $$"""{"id": "{{id}}", "type": "{{Ex}}Kiosk", "{{Ex}}stock": {"type": "Property", "value": 12} }""", _tenant))
+        {
+            await created.ExpectAsync(HttpStatusCode.Created);
+        }
+
+        var notification = await receiver.NextAsync(path);
+        Assert.Contains(contextUrl, notification.Headers["Link"], StringComparison.Ordinal);
+        var entity = notification.Body["data"]![0]!;
+        Assert.Equal("Kiosk", (string?)entity["type"]);
+        Assert.Equal(12, (int?)entity["stock"]!["value"]);
+    }
+
+    [Fact]
     public async Task Only_watched_attributes_with_a_different_value_notify()
     {
         var uri = receiver.NewEndpoint(out var path);
@@ -426,6 +451,28 @@ public abstract class SubscriptionTests(CityOSServer server, NotificationReceive
         await SetTemperatureAsync(id, 2);
         var notification = await receiver.NextAsync(path);
         Assert.Equal(2, (double?)notification.Body["data"]![0]!["temperature"]);
+    }
+
+    [Fact]
+    public async Task An_expired_subscription_notifies_nothing_and_says_expired_until_a_later_expiresAt_revives_it()
+    {
+        var uri = receiver.NewEndpoint(out var path);
+        var expiresAt = DateTimeOffset.UtcNow.AddSeconds(2).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
+        var subscriptionId = await SubscribeAsync(Sub(uri, extra: $", \"expiresAt\": \"{expiresAt}\""));
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+
+        Assert.Equal("expired", (string?)(await GetSubscriptionAsync(subscriptionId))["status"]);
+        await CreateSensorAsync(Http.NewId("Sensor"), 1);
+        await receiver.ExpectNoneAsync(path, TimeSpan.FromMilliseconds(500));
+
+        using (var revive = await _client.NgPatchAsync($"subscriptions/{subscriptionId}", """{"expiresAt": "2099-01-01T00:00:00Z"}""", _tenant))
+        {
+            await revive.ExpectAsync(HttpStatusCode.NoContent);
+        }
+
+        Assert.Equal("active", (string?)(await GetSubscriptionAsync(subscriptionId))["status"]);
+        await CreateSensorAsync(Http.NewId("Sensor"), 2);
+        await receiver.NextAsync(path);
     }
 
     [Fact]
