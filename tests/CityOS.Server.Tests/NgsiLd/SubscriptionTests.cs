@@ -424,6 +424,40 @@ public abstract class SubscriptionTests(CityOSServer server, NotificationReceive
     }
 
     [Fact]
+    public async Task An_unreachable_endpoint_is_counted_as_failed_without_holding_up_another_subscription()
+    {
+        var deadId = await SubscribeAsync(Sub("http://127.0.0.1:1/nobody-listens"));
+        var uri = receiver.NewEndpoint(out var path);
+        await SubscribeAsync(Sub(uri));
+        await CreateSensorAsync(Http.NewId("Sensor"), 3);
+        await receiver.NextAsync(path, TimeSpan.FromSeconds(3));
+
+        var dead = await EventuallyAsync(async () =>
+        {
+            var n = (await GetSubscriptionAsync(deadId))["notification"]!;
+            return (int?)n["timesFailed"] == 1 ? n : null;
+        });
+        Assert.Equal("failed", (string?)dead["status"]);
+    }
+
+    [Fact]
+    public async Task A_batch_write_sends_one_notification_holding_every_matching_entity()
+    {
+        var uri = receiver.NewEndpoint(out var path);
+        await SubscribeAsync(Sub(uri));
+        var ids = Enumerable.Range(0, 3).Select(_ => Http.NewId("Sensor")).ToArray();
+        var batch = "[" + string.Join(", ", ids.Select(id => $$"""{"id": "{{id}}", "type": "Sensor", "temperature": {"type": "Property", "value": 5} }""")) + "]";
+        using (var created = await _client.NgPostAsync("entityOperations/create", batch, _tenant))
+        {
+            await created.ExpectAsync(HttpStatusCode.Created);
+        }
+
+        var notification = await receiver.NextAsync(path);
+        Assert.Equal(ids, notification.Body["data"]!.AsArray().Select(e => (string)e!["id"]!));
+        await receiver.ExpectNoneAsync(path, TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
     public async Task Pausing_with_isActive_false_stops_notifications_and_resuming_restarts_them()
     {
         var uri = receiver.NewEndpoint(out var path);
