@@ -10,8 +10,10 @@ log=$(mktemp -t cityos-test.XXXXXX)
 # A throwaway PostgreSQL/PostGIS server for tests/CityOS.Storage.Postgres.Tests, removed on any exit.
 pgdir=$(mktemp -d -t cityos-pg.XXXXXX)
 pgstart=
+# A throwaway Mosquitto broker for the MQTT notification tests.
+mqttdir=$(mktemp -d -t cityos-mqtt.XXXXXX)
 # Waits for a start still running (a failed build exits early) so that no server outlives the run.
-trap '[[ -n "$pgstart" ]] && wait "$pgstart" 2>/dev/null; scripts/postgres.sh stop "$pgdir" || true; rm -f "$log" "$pgdir.out"' EXIT
+trap '[[ -n "$pgstart" ]] && wait "$pgstart" 2>/dev/null; scripts/postgres.sh stop "$pgdir" || true; scripts/mosquitto.sh stop "$mqttdir" || true; rm -f "$log" "$pgdir.out"' EXIT
 
 # The server (and on a fresh machine its packages) comes up while the solution builds.
 scripts/postgres.sh start "$pgdir" >"$pgdir.out" 2>&1 &
@@ -29,6 +31,10 @@ fi
 pgstart=
 export "$(grep '^CITYOS_TEST_POSTGRES=' "$pgdir.out")"
 echo "test server: $CITYOS_TEST_POSTGRES"
+
+echo "== mosquitto"
+export "$(scripts/mosquitto.sh start "$mqttdir" | grep '^CITYOS_TEST_MQTT=')"
+echo "test broker: $CITYOS_TEST_MQTT"
 
 echo "== tests"
 set +e

@@ -1,5 +1,7 @@
+using CityOS.Broker.Changes;
 using CityOS.Broker.Cluster;
 using CityOS.Broker.Storage;
+using CityOS.Broker.Subscriptions;
 using CityOS.NgsiLd.JsonLd;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -19,6 +21,7 @@ public static class BrokerServiceCollectionExtensions
         // A multi-node store (PostgreSQL) registers its own channel; otherwise this node is the whole cluster.
         services.TryAddSingleton<IClusterEvents, InProcessClusterEvents>();
         services.AddSingleton<EntityService>();
+        AddSubscriptions(services);
         services.AddSingleton(sp => new JsonLdContextOptions
         {
             BaseUrl = publicBaseUrl,
@@ -45,12 +48,35 @@ public static class BrokerServiceCollectionExtensions
     private const string ContextHttpClient = "cityos-jsonld-contexts";
 
     /// <summary>
+    /// Subscriptions: the registry every node keeps, the notifier (a change observer of the entity service) and
+    /// its HttpClient, and the subscription operations. The store must register an <see cref="ISubscriptionStore"/>.
+    /// </summary>
+    private static void AddSubscriptions(IServiceCollection services)
+    {
+        services.AddOptions<SubscriptionOptions>().BindConfiguration(SubscriptionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<SubscriptionRegistry>();
+        services.AddSingleton<SubscriptionNotifier>();
+        services.AddSingleton<IEntityChangeObserver>(sp => sp.GetRequiredService<SubscriptionNotifier>());
+        services.AddSingleton<SubscriptionService>();
+
+        // Timeouts are per endpoint (the notifier's own token), redirects are not followed: a notification is a POST.
+        services.AddHttpClient(SubscriptionNotifier.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(2) });
+    }
+
+    /// <summary>
     /// Creates or migrates the store and loads hosted contexts before the server takes requests, then follows
     /// other nodes' changes to them.
     /// </summary>
-    private sealed class BrokerStartup(IEntityStore store, ContextRegistry registry, IClusterEvents events) : IHostedService, IDisposable
+    private sealed class BrokerStartup(
+        IEntityStore store,
+        ContextRegistry registry,
+        IClusterEvents events,
+        SubscriptionRegistry subscriptions,
+        SubscriptionNotifier notifier) : IHostedService, IDisposable
     {
         private IDisposable? _following;
+        private IDisposable? _followingSubscriptions;
 
         public async Task StartAsync(CancellationToken cancellationToken)
         {
@@ -58,8 +84,13 @@ public static class BrokerServiceCollectionExtensions
 
             // Listening before loading: a change made between the two is then heard, not lost.
             _following = HostedContextSync.Follow(events, registry);
+            _followingSubscriptions = subscriptions.Follow(events);
             await events.StartAsync(cancellationToken);
             await registry.LoadAsync(cancellationToken);
+
+            // After the contexts: a subscription's @context may be one of them.
+            await subscriptions.LoadAsync(cancellationToken);
+            notifier.Start();
         }
 
         public Task StopAsync(CancellationToken cancellationToken)
@@ -72,6 +103,8 @@ public static class BrokerServiceCollectionExtensions
         {
             _following?.Dispose();
             _following = null;
+            _followingSubscriptions?.Dispose();
+            _followingSubscriptions = null;
         }
     }
 }

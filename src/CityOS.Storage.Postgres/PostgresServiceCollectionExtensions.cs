@@ -1,5 +1,6 @@
 using CityOS.Broker.Cluster;
 using CityOS.Broker.Storage;
+using CityOS.Broker.Subscriptions;
 using CityOS.NgsiLd.JsonLd;
 using CityOS.Storage.Postgres;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -26,6 +27,7 @@ public static class PostgresServiceCollectionExtensions
         services.TryAddSingleton<IEntityStore>(sp => sp.GetRequiredService<PostgresEntityStore>());
         services.TryAddSingleton(sp => new PostgresHostedContextStore(sp.GetRequiredService<PostgresEntityStore>()));
         services.TryAddSingleton<IHostedContextStore>(sp => sp.GetRequiredService<PostgresHostedContextStore>());
+        services.TryAddSingleton<ISubscriptionStore>(sp => new PostgresSubscriptionStore(sp.GetRequiredService<PostgresEntityStore>()));
         services.Replace(ServiceDescriptor.Singleton<IClusterEvents>(sp => new PostgresClusterEvents(
             connectionString,
             sp.GetRequiredService<PostgresEntityStore>(),

@@ -1,4 +1,5 @@
 using CityOS.Broker.Storage;
+using CityOS.Broker.Subscriptions;
 using CityOS.NgsiLd.JsonLd;
 using CityOS.Storage.Sqlite;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -12,7 +13,7 @@ public static class SqliteServiceCollectionExtensions
     /// <summary>
     /// Registers <see cref="SqliteEntityStore"/> over <c>{dataDirectory}/cityos.db</c> as the
     /// <see cref="IEntityStore"/> and <see cref="SqliteHostedContextStore"/> (same database) as the
-    /// <see cref="IHostedContextStore"/>, both singletons. The container disposes the store, which stops
+    /// <see cref="IHostedContextStore"/> and <see cref="SqliteSubscriptionStore"/> as the <see cref="ISubscriptionStore"/>, all singletons. The container disposes the store, which stops
     /// the writer after committing queued work. Call <see cref="IEntityStore.InitializeAsync"/> at start-up
     /// to fail early; otherwise the database is opened on first use.
     /// </summary>
@@ -24,6 +25,7 @@ public static class SqliteServiceCollectionExtensions
         services.TryAddSingleton<IEntityStore>(sp => sp.GetRequiredService<SqliteEntityStore>());
         services.TryAddSingleton(sp => new SqliteHostedContextStore(sp.GetRequiredService<SqliteEntityStore>()));
         services.TryAddSingleton<IHostedContextStore>(sp => sp.GetRequiredService<SqliteHostedContextStore>());
+        services.TryAddSingleton<ISubscriptionStore>(sp => new SqliteSubscriptionStore(sp.GetRequiredService<SqliteEntityStore>()));
         return services;
     }
 }

@@ -21,6 +21,9 @@ public sealed class SystemEndpointsTests : IClassFixture<CityOSServer>
         Assert.Equal("in-process", (string?)body["cluster"]!["transport"]);
         Assert.Equal("connected", (string?)body["cluster"]!["state"]);
         Assert.Equal(0, (int)body["cluster"]!["reconnects"]!);
+        var notifications = body["notifications"]!;
+        Assert.Equal(0, (long?)notifications["droppedChanges"]);
+        Assert.NotNull(notifications["queuedNotifications"]);
     }
 
     [Fact]

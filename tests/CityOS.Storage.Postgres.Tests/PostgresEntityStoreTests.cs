@@ -1,5 +1,6 @@
 using CityOS.Broker.ComplianceTests;
 using CityOS.Broker.Storage;
+using CityOS.Broker.Subscriptions;
 using CityOS.NgsiLd.JsonLd;
 
 namespace CityOS.Storage.Postgres.Tests;
@@ -18,6 +19,8 @@ public sealed class PostgresEntityStoreTests : EntityStoreCompliance
     protected override Task<IEntityStore> ReopenStoreAsync() => Task.FromResult<IEntityStore>(new PostgresEntityStore(_database.ConnectionString));
 
     protected override IHostedContextStore HostedContextsOf(IEntityStore store) => new PostgresHostedContextStore((PostgresEntityStore)store);
+
+    protected override ISubscriptionStore SubscriptionsOf(IEntityStore store) => new PostgresSubscriptionStore((PostgresEntityStore)store);
 
     protected override Task DeleteStorageAsync() => _database.DropAsync();
 }

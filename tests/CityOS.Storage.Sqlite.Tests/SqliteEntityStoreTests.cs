@@ -1,5 +1,6 @@
 using CityOS.Broker.ComplianceTests;
 using CityOS.Broker.Storage;
+using CityOS.Broker.Subscriptions;
 using CityOS.NgsiLd.JsonLd;
 
 namespace CityOS.Storage.Sqlite.Tests;
@@ -14,6 +15,8 @@ public sealed class SqliteEntityStoreTests : EntityStoreCompliance
     protected override Task<IEntityStore> ReopenStoreAsync() => CreateStoreAsync();
 
     protected override IHostedContextStore HostedContextsOf(IEntityStore store) => new SqliteHostedContextStore((SqliteEntityStore)store);
+
+    protected override ISubscriptionStore SubscriptionsOf(IEntityStore store) => new SqliteSubscriptionStore((SqliteEntityStore)store);
 
     protected override Task DeleteStorageAsync()
     {

@@ -1,6 +1,7 @@
 using System.Reflection;
 using CityOS.Broker.Cluster;
 using CityOS.Broker.Storage;
+using CityOS.Broker.Subscriptions;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace CityOS.Server.Hosting;
@@ -20,11 +21,18 @@ internal static class SystemEndpoints
         var store = context.RequestServices.GetService<IEntityStore>();
         var ready = store is null || await store.IsReadyAsync(cancellationToken).ConfigureAwait(false);
         var cluster = context.RequestServices.GetService<IClusterEvents>()?.Status is { } channel ? ClusterHealth.From(channel) : null;
+        var notifier = context.RequestServices.GetService<SubscriptionNotifier>();
+        NotificationHealth? notifications = null;
+        if (notifier is not null)
+        {
+            var (queued, dropped, subscriptions) = notifier.Totals();
+            notifications = new NotificationHealth(subscriptions, notifier.PendingChanges, notifier.DroppedChanges, queued, dropped);
+        }
 
         // A node that misses other nodes' events still answers from the shared store, but its caches may be stale
         // until the channel is back: live (200), yet not "ok".
         var status = !ready ? "unavailable" : cluster is { Connected: false } ? "degraded" : "ok";
-        var report = new HealthReport(status, "ok", ready ? "ok" : "unavailable", store?.Name ?? "none", cluster);
+        var report = new HealthReport(status, "ok", ready ? "ok" : "unavailable", store?.Name ?? "none", cluster, notifications);
         return ready ? TypedResults.Ok(report) : TypedResults.Json(report, statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 
@@ -38,9 +46,10 @@ internal static class SystemEndpoints
 
 /// <summary>
 /// The /health body: overall status (<c>ok</c>, <c>degraded</c> when the cluster-events channel is down,
-/// <c>unavailable</c> when the store does not answer), liveness, storage readiness, and the cluster-events channel.
+/// <c>unavailable</c> when the store does not answer), liveness, storage readiness, the cluster-events channel and
+/// the notifier's queues.
 /// </summary>
-public sealed record HealthReport(string Status, string Liveness, string Storage, string Store, ClusterHealth? Cluster);
+public sealed record HealthReport(string Status, string Liveness, string Storage, string Store, ClusterHealth? Cluster, NotificationHealth? Notifications = null);
 
 /// <summary>
 /// The cluster-events channel in /health: how events reach this node (<c>in-process</c>, <c>postgres-listen</c>),
@@ -52,6 +61,13 @@ public sealed record ClusterHealth(string Transport, string State, bool Connecte
     internal static ClusterHealth From(ClusterChannelStatus status) =>
         new(status.Transport, status.Connected ? "connected" : "disconnected", status.Connected, status.Since, status.Reconnects);
 }
+
+/// <summary>
+/// This node's notification queues: subscriptions that have notified since start, committed writes waiting to
+/// be matched and those dropped because that queue was full, notifications waiting to be sent and those dropped
+/// because a subscription's queue was full.
+/// </summary>
+public sealed record NotificationHealth(int Subscriptions, int PendingChanges, long DroppedChanges, int QueuedNotifications, long DroppedNotifications);
 
 /// <summary>The /version body.</summary>
 public sealed record VersionInfo(string Product, string Version, string NgsiLdVersion, string Store, string Runtime);

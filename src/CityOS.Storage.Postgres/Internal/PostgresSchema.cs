@@ -82,6 +82,23 @@ internal static class PostgresSchema
             ALTER TABLE entity_types DROP CONSTRAINT IF EXISTS entity_types_entity_fkey;
             ALTER TABLE entity_geo DROP CONSTRAINT IF EXISTS entity_geo_entity_fkey;
             """, null, null),
+        (4, "subscriptions", """
+            -- NGSI-LD subscriptions: doc is the subscription as written with its @context; every node adds its
+            -- notification counters (times as fixed-width UTC text, so that text order is time order).
+            CREATE TABLE subscriptions (
+                tenant text NOT NULL COLLATE "C",
+                id text NOT NULL COLLATE "C",
+                doc text NOT NULL,
+                created_at text NOT NULL,
+                modified_at text NOT NULL,
+                times_sent bigint NOT NULL DEFAULT 0,
+                times_failed bigint NOT NULL DEFAULT 0,
+                last_notification text COLLATE "C",
+                last_success text COLLATE "C",
+                last_failure text COLLATE "C",
+                last_periodic text COLLATE "C",
+                PRIMARY KEY (tenant, id));
+            """, null, null),
     ];
 
     /// <summary>How many migrations this build knows (a fresh database records each once).</summary>

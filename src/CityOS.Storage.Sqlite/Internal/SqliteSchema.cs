@@ -9,7 +9,7 @@ namespace CityOS.Storage.Sqlite.Internal;
 internal static class SqliteSchema
 {
     /// <summary>The schema version this build writes.</summary>
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     /// <summary>Tenant id of the default tenant (""), created by the first migration.</summary>
     public const long DefaultTenantId = 1;
@@ -64,6 +64,23 @@ internal static class SqliteSchema
             kind TEXT NOT NULL,
             body TEXT NOT NULL,
             created_at TEXT NOT NULL) WITHOUT ROWID;
+        """,
+        """
+        -- NGSI-LD subscriptions: doc is the subscription as written with its @context; the counters are added to
+        -- by the notifier (times as fixed-width UTC text, so that text order is time order).
+        CREATE TABLE subscriptions(
+            tenant TEXT NOT NULL,
+            id TEXT NOT NULL,
+            doc TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            modified_at TEXT NOT NULL,
+            times_sent INTEGER NOT NULL DEFAULT 0,
+            times_failed INTEGER NOT NULL DEFAULT 0,
+            last_notification TEXT,
+            last_success TEXT,
+            last_failure TEXT,
+            last_periodic TEXT,
+            PRIMARY KEY(tenant, id)) WITHOUT ROWID;
         """,
     ];
 

@@ -35,6 +35,11 @@ public abstract class OpenApiTests(CityOSServer server)
         { "get", B + "/jsonldContexts", "200,400" },
         { "get", B + "/jsonldContexts/{contextId}", "200,404" },
         { "delete", B + "/jsonldContexts/{contextId}", "204,400,404" },
+        { "post", B + "/subscriptions", "201,400,409,415" },
+        { "get", B + "/subscriptions", "200,400,403" },
+        { "get", B + "/subscriptions/{subscriptionId}", "200,400,404" },
+        { "patch", B + "/subscriptions/{subscriptionId}", "204,400,404" },
+        { "delete", B + "/subscriptions/{subscriptionId}", "204,404" },
     };
 
     private async Task<JsonNode> DocumentAsync() => JsonNode.Parse(await server.Client.GetStringAsync("/openapi/v1.json"))!;
