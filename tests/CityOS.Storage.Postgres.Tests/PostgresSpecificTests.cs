@@ -40,6 +40,66 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Updates_and_deletes_find_type_rows_and_boxes_by_index_before_any_statistics_exist()
+    {
+        // As during a first load: statistics taken while the tables were small, then many more rows. Joining the
+        // CTE's row with entity_geo then made the planner scan and hash every box for each single update.
+        await _database.ExecuteAsync("ALTER TABLE entity_geo SET (autovacuum_enabled = false); ALTER TABLE entity_types SET (autovacuum_enabled = false)");
+        for (var (from, to) = (0, 50); from < 20000; (from, to) = (to, 20000))
+        {
+            await _store.WriteAsync("", true, async (s, ct) =>
+            {
+                for (var i = from; i < to; i++)
+                {
+                    await s.InsertAsync(Entity($"urn:{i}", Vehicle, (i % 100) * 0.5, (i / 100) * 0.5), ct);
+                }
+
+                return true;
+            }, None);
+            if (from == 0)
+            {
+                await _database.ExecuteAsync("ANALYZE entity_geo; ANALYZE entity_types");
+            }
+        }
+
+        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await connection.OpenAsync();
+        foreach (var sql in new[] { PostgresWriteSession.UpdateSql, PostgresWriteSession.DeleteSql })
+        {
+            await using var explain = new NpgsqlCommand("EXPLAIN " + sql, connection);
+            explain.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "" });
+            explain.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "urn:7" });
+            if (sql == PostgresWriteSession.UpdateSql)
+            {
+                explain.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [Vehicle] });
+                explain.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [Location] });
+                explain.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "[]", NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Jsonb });
+                explain.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "{}", NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Json });
+                explain.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [Location] });
+                for (var k = 0; k < 4; k++)
+                {
+                    explain.Parameters.Add(new NpgsqlParameter<double[]> { TypedValue = [1.0] });
+                }
+
+                explain.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "{}", NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Jsonb });
+            }
+
+            var plan = new System.Text.StringBuilder();
+            await using (var reader = await explain.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    plan.AppendLine(reader.GetString(0));
+                }
+            }
+
+            Assert.DoesNotContain("Seq Scan on entity_geo", plan.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("Seq Scan on entity_types", plan.ToString(), StringComparison.Ordinal);
+            Assert.Contains("entity_geo_by_entity", plan.ToString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Type_and_geo_lookups_use_their_indexes()
     {
         // Enough rows (and fresh statistics) that a sequential scan is not the cheapest plan.
