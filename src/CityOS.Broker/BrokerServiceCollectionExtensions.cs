@@ -1,5 +1,6 @@
 using CityOS.Broker.Cluster;
 using CityOS.Broker.Storage;
+using CityOS.Broker.Temporal;
 using CityOS.NgsiLd.JsonLd;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -19,6 +20,7 @@ public static class BrokerServiceCollectionExtensions
         // A multi-node store (PostgreSQL) registers its own channel; otherwise this node is the whole cluster.
         services.TryAddSingleton<IClusterEvents, InProcessClusterEvents>();
         services.AddSingleton<EntityService>();
+        services.AddTemporalHistory();
         services.AddSingleton(sp => new JsonLdContextOptions
         {
             BaseUrl = publicBaseUrl,
