@@ -62,6 +62,31 @@ internal static class PostgresSchema
                 body text NOT NULL,
                 created_at text NOT NULL);
             """),
+        (4, "attribute history (temporal API)", """
+            -- One row per attribute instance; times are microseconds since the epoch (bigint: the same numbers as the
+            -- SQLite store, and bucketing for aggregation is integer arithmetic). iid is the instanceId.
+            CREATE TABLE temporal_instances (
+                iid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                tenant text NOT NULL COLLATE "C",
+                entity text NOT NULL COLLATE "C",
+                attr text NOT NULL COLLATE "C",
+                dataset text COLLATE "C",
+                observed_at bigint,
+                created_at bigint NOT NULL,
+                modified_at bigint NOT NULL,
+                deleted_at bigint,
+                num float8,
+                doc text NOT NULL);
+            -- Windows and lastN on observedAt are range scans of one attribute; aggregation reads the index alone
+            -- (num, dataset, deleted_at included). Other time properties use the (tenant, entity, attr) prefix.
+            CREATE INDEX temporal_by_observed ON temporal_instances (tenant, entity, attr, observed_at) INCLUDE (num, dataset, deleted_at);
+            -- The types of every entity with a history, so that its history renders after the entity is deleted.
+            CREATE TABLE temporal_entities (
+                tenant text NOT NULL COLLATE "C",
+                id text NOT NULL COLLATE "C",
+                types text[] NOT NULL,
+                PRIMARY KEY (tenant, id));
+            """),
     ];
 
     /// <summary>The newest schema version this build knows.</summary>

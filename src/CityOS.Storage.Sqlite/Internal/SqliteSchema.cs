@@ -9,7 +9,7 @@ namespace CityOS.Storage.Sqlite.Internal;
 internal static class SqliteSchema
 {
     /// <summary>The schema version this build writes.</summary>
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     /// <summary>Tenant id of the default tenant (""), created by the first migration.</summary>
     public const long DefaultTenantId = 1;
@@ -64,6 +64,33 @@ internal static class SqliteSchema
             kind TEXT NOT NULL,
             body TEXT NOT NULL,
             created_at TEXT NOT NULL) WITHOUT ROWID;
+        """,
+        """
+        -- Attribute history (temporal API): one row per attribute instance, times in microseconds since the epoch.
+        -- AUTOINCREMENT: iid is the instanceId clients hold, so it must never be reused after a delete.
+        CREATE TABLE temporal_instances(
+            iid INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant INTEGER NOT NULL,
+            entity TEXT NOT NULL,
+            attr TEXT NOT NULL,
+            dataset TEXT,
+            observed_at INTEGER,
+            created_at INTEGER NOT NULL,
+            modified_at INTEGER NOT NULL,
+            deleted_at INTEGER,
+            num REAL,
+            doc TEXT NOT NULL);
+
+        -- Windows and lastN on observedAt are range scans of one attribute; num, dataset and deleted_at ride along
+        -- so that aggregation reads the index alone. Other time properties use the (tenant, entity, attr) prefix.
+        CREATE INDEX temporal_by_observed ON temporal_instances(tenant, entity, attr, observed_at, num, dataset, deleted_at);
+
+        -- The types of every entity with a history, so that its history renders after the entity is deleted.
+        CREATE TABLE temporal_entities(
+            tenant INTEGER NOT NULL,
+            id TEXT NOT NULL,
+            types TEXT NOT NULL,
+            PRIMARY KEY(tenant, id)) WITHOUT ROWID;
         """,
     ];
 

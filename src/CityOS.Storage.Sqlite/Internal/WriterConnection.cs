@@ -16,6 +16,7 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
     private readonly SqliteConnection _connection;
     private readonly CommandCache _adHoc;
     private readonly List<RawStatement> _prepared = [];
+    private readonly Dictionary<string, RawStatement> _statementsBySql = new(StringComparer.Ordinal);
 
     // Committed tenants, shared with readers. Tenants made by the running group are kept apart until it commits.
     private readonly ConcurrentDictionary<string, long> _committedTenants;
@@ -81,6 +82,21 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
     }
 
     public SqliteCommand Command(string sql) => _adHoc.Get(sql);
+
+    /// <summary>
+    /// The prepared statement for <paramref name="sql"/>, made on first use and kept with this connection: for the
+    /// hot statements of other features (the temporal history) that live outside this class.
+    /// </summary>
+    public RawStatement Statement(string sql)
+    {
+        if (!_statementsBySql.TryGetValue(sql, out var statement))
+        {
+            statement = Prepare(sql);
+            _statementsBySql[sql] = statement;
+        }
+
+        return statement;
+    }
 
     public void Begin()
     {
