@@ -57,6 +57,7 @@ public static class NgsiLdApi
         api.MapBatchApi();
         api.MapDiscoveryApi();
         api.MapContextsApi();
+        api.MapTemporalApi();
         return app;
     }
 

@@ -92,7 +92,9 @@ public sealed class TemporalService
                     buckets = [.. buckets.Where(b => KeepDataset(request, b.DatasetId))];
                     if (buckets.Count > 0)
                     {
-                        histories.Add(new AttributeHistory(attribute, [], buckets));
+                        // The newest instance tells the attribute's type (one index seek).
+                        var sample = await temporal.GetInstancesAsync(tenant, id, attribute, request.Window, 1, newestFirst: true, cancellationToken).ConfigureAwait(false);
+                        histories.Add(new AttributeHistory(attribute, sample, buckets));
                     }
 
                     continue;
