@@ -11,16 +11,32 @@ namespace CityOS.Storage.Postgres;
 /// </summary>
 public sealed class PostgresTemporalStore : ITemporalStore
 {
-    // Answers count + 1 (always positive): the session's flush reads one count per statement.
+    // Both answer count + 1 (always positive): the session's flush reads one count per statement. The keys are made
+    // first, in their own statement, so that the insert (a later statement, a fresh READ COMMITTED snapshot) sees them,
+    // also when a concurrent transaction made one (ON CONFLICT then waits for it and does nothing).
+    private const string EnsureKeysSql = """
+        WITH k AS (
+            INSERT INTO temporal_attrs (tenant, entity, attr)
+            SELECT DISTINCT $1, x.e, x.a FROM unnest($2::text[], $3::text[]) AS x(e, a)
+            ON CONFLICT (tenant, entity, attr) DO NOTHING
+            RETURNING 1)
+        SELECT count(*) + 1 FROM k
+        """;
+
     private const string InsertSql = """
         WITH i AS (
-            INSERT INTO temporal_instances (tenant, entity, attr, dataset, observed_at, created_at, modified_at, deleted_at, num, doc)
-            SELECT $1, x.e, x.a, x.d, x.o, x.c, x.m, x.x, x.n, x.doc
+            INSERT INTO temporal_instances (akey, dataset, observed_at, created_at, modified_at, deleted_at, num, doc)
+            SELECT k.key, x.d, x.o, x.c, x.m, x.x, x.n, x.doc
             FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::float8[], $10::text[])
-                AS x(e, a, d, o, c, m, x, n, doc)
+                WITH ORDINALITY AS x(e, a, d, o, c, m, x, n, doc, ord)
+            JOIN temporal_attrs k ON k.tenant = $1 AND k.entity = x.e AND k.attr = x.a
+            ORDER BY x.ord
             RETURNING 1)
         SELECT count(*) + 1 FROM i
         """;
+
+    // The key of ($1, $2, $3): a constant subquery (an InitPlan), so the instance index is searched on it.
+    private const string KeyOf = "(SELECT key FROM temporal_attrs WHERE tenant = $1 AND entity = $2 AND attr = $3)";
 
     private const string PutTypesSql = """
         WITH t AS (
@@ -32,7 +48,7 @@ public sealed class PostgresTemporalStore : ITemporalStore
         SELECT count(*) + 1 FROM t
         """;
 
-    private const string Columns = "iid, attr, dataset, observed_at, created_at, modified_at, deleted_at, doc";
+    private const string Columns = "iid, dataset, observed_at, created_at, modified_at, deleted_at, doc";
 
     private readonly PostgresEntityStore _store;
 
@@ -92,6 +108,12 @@ public sealed class PostgresTemporalStore : ITemporalStore
                 docs[i] = row.Instance;
             }
 
+            var keys = new NpgsqlBatchCommand(EnsureKeysSql);
+            keys.Parameters.Add(new NpgsqlParameter<string> { TypedValue = own.Tenant });
+            keys.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids });
+            keys.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = attrs });
+            own.Append(keys);
+
             var insert = new NpgsqlBatchCommand(InsertSql);
             insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = own.Tenant });
             insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids });
@@ -114,11 +136,11 @@ public sealed class PostgresTemporalStore : ITemporalStore
     {
         var own = Own(session);
         var (connection, transaction) = await own.ConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand($"SELECT {Columns} FROM temporal_instances WHERE iid = $4 AND tenant = $1 AND entity = $2 AND attr = $3 FOR UPDATE", connection, transaction);
+        await using var command = new NpgsqlCommand($"SELECT {Columns} FROM temporal_instances WHERE iid = $4 AND akey = {KeyOf} FOR UPDATE", connection, transaction);
         AddKey(command, own.Tenant, entityId, attribute);
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = instanceId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader, attribute) : null;
     }
 
     /// <inheritdoc />
@@ -128,9 +150,9 @@ public sealed class PostgresTemporalStore : ITemporalStore
         var own = Own(session);
         var (connection, transaction) = await own.ConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(
-            """
+            $"""
             UPDATE temporal_instances SET dataset = $5, observed_at = $6, created_at = $7, modified_at = $8, deleted_at = $9, num = $10, doc = $11
-            WHERE iid = $4 AND tenant = $1 AND entity = $2 AND attr = $3
+            WHERE iid = $4 AND akey = {KeyOf}
             """,
             connection,
             transaction);
@@ -151,7 +173,7 @@ public sealed class PostgresTemporalStore : ITemporalStore
     {
         var own = Own(session);
         var (connection, transaction) = await own.ConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand("DELETE FROM temporal_instances WHERE iid = $4 AND tenant = $1 AND entity = $2 AND attr = $3", connection, transaction);
+        await using var command = new NpgsqlCommand($"DELETE FROM temporal_instances WHERE iid = $4 AND akey = {KeyOf}", connection, transaction);
         AddKey(command, own.Tenant, entityId, attribute);
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = instanceId });
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
@@ -163,10 +185,10 @@ public sealed class PostgresTemporalStore : ITemporalStore
         var own = Own(session);
         var (connection, transaction) = await own.ConnectionAsync(cancellationToken).ConfigureAwait(false);
         var sql = all
-            ? "DELETE FROM temporal_instances WHERE tenant = $1 AND entity = $2 AND attr = $3"
+            ? $"DELETE FROM temporal_instances WHERE akey = {KeyOf}"
             : datasetId is null
-                ? "DELETE FROM temporal_instances WHERE tenant = $1 AND entity = $2 AND attr = $3 AND dataset IS NULL"
-                : "DELETE FROM temporal_instances WHERE tenant = $1 AND entity = $2 AND attr = $3 AND dataset = $4";
+                ? $"DELETE FROM temporal_instances WHERE akey = {KeyOf} AND dataset IS NULL"
+                : $"DELETE FROM temporal_instances WHERE akey = {KeyOf} AND dataset = $4";
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         AddKey(command, own.Tenant, entityId, attribute);
         if (!all && datasetId is not null)
@@ -185,7 +207,8 @@ public sealed class PostgresTemporalStore : ITemporalStore
         var (connection, transaction) = await own.ConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(
             """
-            WITH i AS (DELETE FROM temporal_instances WHERE tenant = $1 AND entity = $2 RETURNING 1),
+            WITH k AS (DELETE FROM temporal_attrs WHERE tenant = $1 AND entity = $2 RETURNING key),
+                 i AS (DELETE FROM temporal_instances WHERE akey IN (SELECT key FROM k) RETURNING 1),
                  t AS (DELETE FROM temporal_entities WHERE tenant = $1 AND id = $2 RETURNING 1)
             SELECT (SELECT count(*) FROM i) + (SELECT count(*) FROM t)
             """,
@@ -205,7 +228,9 @@ public sealed class PostgresTemporalStore : ITemporalStore
         await using var command = new NpgsqlCommand(
             """
             DELETE FROM temporal_instances WHERE iid IN (
-                SELECT iid FROM temporal_instances WHERE tenant = $1 AND modified_at < $2 ORDER BY iid LIMIT $3)
+                SELECT iid FROM temporal_instances
+                WHERE modified_at < $2 AND akey IN (SELECT key FROM temporal_attrs WHERE tenant = $1)
+                ORDER BY iid LIMIT $3)
             """,
             connection,
             transaction);
@@ -232,14 +257,11 @@ public sealed class PostgresTemporalStore : ITemporalStore
         ArgumentNullException.ThrowIfNull(entityId);
         var attributes = new List<string>();
         await using var connection = await _store.OpenInitializedAsync(cancellationToken).ConfigureAwait(false);
-        // A skip scan of the index: one seek per distinct attribute instead of a walk over every instance.
         await using var command = new NpgsqlCommand(
             """
-            WITH RECURSIVE a(attr) AS (
-                SELECT (SELECT min(attr) FROM temporal_instances WHERE tenant = $1 AND entity = $2)
-                UNION ALL
-                SELECT (SELECT min(t.attr) FROM temporal_instances t WHERE t.tenant = $1 AND t.entity = $2 AND t.attr > a.attr) FROM a WHERE a.attr IS NOT NULL)
-            SELECT attr FROM a WHERE attr IS NOT NULL
+            SELECT attr FROM temporal_attrs k
+            WHERE tenant = $1 AND entity = $2 AND EXISTS (SELECT 1 FROM temporal_instances i WHERE i.akey = k.key)
+            ORDER BY attr
             """,
             connection);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
@@ -263,7 +285,7 @@ public sealed class PostgresTemporalStore : ITemporalStore
         await using var command = new NpgsqlCommand(
             $"""
             SELECT {Columns} FROM temporal_instances
-            WHERE tenant = $1 AND entity = $2 AND attr = $3 AND {column} >= $4 AND {column} < $5
+            WHERE akey = {KeyOf} AND {column} >= $4 AND {column} < $5
             ORDER BY {column} {(newestFirst ? "DESC" : "ASC")} LIMIT $6
             """,
             connection);
@@ -273,7 +295,7 @@ public sealed class PostgresTemporalStore : ITemporalStore
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            instances.Add(Read(reader));
+            instances.Add(Read(reader, attribute));
         }
 
         return instances;
@@ -294,7 +316,7 @@ public sealed class PostgresTemporalStore : ITemporalStore
             SELECT dataset, {bucket} AS b, min({column}), max({column}), count(*), {distinctCount}, count(num),
                    coalesce(sum(num), 0), coalesce(sum(num * num), 0), min(num), max(num)
             FROM temporal_instances
-            WHERE tenant = $1 AND entity = $2 AND attr = $3 AND {column} >= $4 AND {column} < $5 AND deleted_at IS NULL
+            WHERE akey = {KeyOf} AND {column} >= $4 AND {column} < $5 AND deleted_at IS NULL
             GROUP BY dataset, b ORDER BY dataset, b
             """,
             connection);
@@ -353,15 +375,15 @@ public sealed class PostgresTemporalStore : ITemporalStore
         reader.IsDBNull(9) ? null : reader.GetDouble(9),
         reader.IsDBNull(10) ? null : reader.GetDouble(10));
 
-    private static StoredInstance Read(NpgsqlDataReader reader) => new(
+    private static StoredInstance Read(NpgsqlDataReader reader, string attribute) => new(
         reader.GetInt64(0),
-        reader.GetString(1),
-        reader.IsDBNull(2) ? null : reader.GetString(2),
-        reader.IsDBNull(3) ? null : reader.GetInt64(3),
+        attribute,
+        reader.IsDBNull(1) ? null : reader.GetString(1),
+        reader.IsDBNull(2) ? null : reader.GetInt64(2),
+        reader.GetInt64(3),
         reader.GetInt64(4),
-        reader.GetInt64(5),
-        reader.IsDBNull(6) ? null : reader.GetInt64(6),
-        reader.GetString(7));
+        reader.IsDBNull(5) ? null : reader.GetInt64(5),
+        reader.GetString(6));
 }
 
 /// <summary>Source-generated JSON for the type lists kept with the history.</summary>

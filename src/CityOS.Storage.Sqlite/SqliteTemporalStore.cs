@@ -11,17 +11,24 @@ namespace CityOS.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteTemporalStore : ITemporalStore
 {
+    private const string EnsureKeySql = "INSERT INTO temporal_attrs(tenant, entity, attr) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
+
+    private const string KeySql = "SELECT key FROM temporal_attrs WHERE tenant = ?1 AND entity = ?2 AND attr = ?3";
+
     private const string InsertSql = """
-        INSERT INTO temporal_instances(tenant, entity, attr, dataset, observed_at, created_at, modified_at, deleted_at, num, doc)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        INSERT INTO temporal_instances(akey, dataset, observed_at, created_at, modified_at, deleted_at, num, doc)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
         """;
+
+    // The key of ($t, $e, $a): a constant subquery, so the instance index is searched on it.
+    private const string KeyOf = "(SELECT key FROM temporal_attrs WHERE tenant = $t AND entity = $e AND attr = $a)";
 
     private const string PutTypesSql = """
         INSERT INTO temporal_entities(tenant, id, types) VALUES (?1, ?2, ?3)
         ON CONFLICT(tenant, id) DO UPDATE SET types = excluded.types
         """;
 
-    private const string Columns = "iid, attr, dataset, observed_at, created_at, modified_at, deleted_at, doc";
+    private const string Columns = "iid, dataset, observed_at, created_at, modified_at, deleted_at, doc";
 
     private readonly SqliteEntityStore _store;
 
@@ -49,22 +56,36 @@ public sealed class SqliteTemporalStore : ITemporalStore
 
         // One prepared insert stepped per row: in-process, that is cheaper than building a multi-row statement.
         var insert = connection.Statement(InsertSql);
+        var keys = new Dictionary<(string, string), long>();
         foreach (var row in rows)
         {
-            Bind(insert, tenant, row).Execute();
+            if (!keys.TryGetValue((row.EntityId, row.Attribute), out var key))
+            {
+                key = KeyFor(connection, tenant, row.EntityId, row.Attribute);
+                keys[(row.EntityId, row.Attribute)] = key;
+            }
+
+            Bind(insert, key, row).Execute();
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    private static long KeyFor(WriterConnection connection, long tenant, string entityId, string attribute)
+    {
+        connection.Statement(EnsureKeySql).Bind(1, tenant).Bind(2, entityId).Bind(3, attribute).Execute();
+        using var cursor = connection.Statement(KeySql).Bind(1, tenant).Bind(2, entityId).Bind(3, attribute).Query();
+        return cursor.Read() ? cursor.GetInt64(0) : throw new InvalidOperationException("The history key just made is missing.");
     }
 
     /// <inheritdoc />
     public ValueTask<StoredInstance?> GetInstanceAsync(IEntityWriteSession session, string entityId, string attribute, long instanceId, CancellationToken cancellationToken)
     {
         var (connection, tenant) = Open(session, cancellationToken);
-        var command = connection.Command($"SELECT {Columns} FROM temporal_instances WHERE iid = $i AND tenant = $t AND entity = $e AND attr = $a");
+        var command = connection.Command($"SELECT {Columns} FROM temporal_instances WHERE iid = $i AND akey = {KeyOf}");
         AddKey(command, tenant, entityId, attribute);
         command.Parameters.AddWithValue("$i", instanceId);
-        return ValueTask.FromResult(ReadOne(command));
+        return ValueTask.FromResult(ReadOne(command, attribute));
     }
 
     /// <inheritdoc />
@@ -72,9 +93,9 @@ public sealed class SqliteTemporalStore : ITemporalStore
     {
         ArgumentNullException.ThrowIfNull(row);
         var (connection, tenant) = Open(session, cancellationToken);
-        var command = connection.Command("""
+        var command = connection.Command($"""
             UPDATE temporal_instances SET dataset = $d, observed_at = $o, created_at = $c, modified_at = $m, deleted_at = $x, num = $n, doc = $doc
-            WHERE iid = $i AND tenant = $t AND entity = $e AND attr = $a
+            WHERE iid = $i AND akey = {KeyOf}
             """);
         AddKey(command, tenant, entityId, attribute);
         command.Parameters.AddWithValue("$i", instanceId);
@@ -92,7 +113,7 @@ public sealed class SqliteTemporalStore : ITemporalStore
     public ValueTask<bool> DeleteInstanceAsync(IEntityWriteSession session, string entityId, string attribute, long instanceId, CancellationToken cancellationToken)
     {
         var (connection, tenant) = Open(session, cancellationToken);
-        var command = connection.Command("DELETE FROM temporal_instances WHERE iid = $i AND tenant = $t AND entity = $e AND attr = $a");
+        var command = connection.Command($"DELETE FROM temporal_instances WHERE iid = $i AND akey = {KeyOf}");
         AddKey(command, tenant, entityId, attribute);
         command.Parameters.AddWithValue("$i", instanceId);
         return ValueTask.FromResult(Execute(command) > 0);
@@ -103,10 +124,10 @@ public sealed class SqliteTemporalStore : ITemporalStore
     {
         var (connection, tenant) = Open(session, cancellationToken);
         var command = connection.Command(all
-            ? "DELETE FROM temporal_instances WHERE tenant = $t AND entity = $e AND attr = $a"
+            ? $"DELETE FROM temporal_instances WHERE akey = {KeyOf}"
             : datasetId is null
-                ? "DELETE FROM temporal_instances WHERE tenant = $t AND entity = $e AND attr = $a AND dataset IS NULL"
-                : "DELETE FROM temporal_instances WHERE tenant = $t AND entity = $e AND attr = $a AND dataset = $d");
+                ? $"DELETE FROM temporal_instances WHERE akey = {KeyOf} AND dataset IS NULL"
+                : $"DELETE FROM temporal_instances WHERE akey = {KeyOf} AND dataset = $d");
         AddKey(command, tenant, entityId, attribute);
         if (!all && datasetId is not null)
         {
@@ -121,10 +142,14 @@ public sealed class SqliteTemporalStore : ITemporalStore
     {
         ArgumentNullException.ThrowIfNull(entityId);
         var (connection, tenant) = Open(session, cancellationToken);
-        var instances = connection.Command("DELETE FROM temporal_instances WHERE tenant = $t AND entity = $e");
+        var instances = connection.Command("DELETE FROM temporal_instances WHERE akey IN (SELECT key FROM temporal_attrs WHERE tenant = $t AND entity = $e)");
         instances.Parameters.AddWithValue("$t", tenant);
         instances.Parameters.AddWithValue("$e", entityId);
         var count = Execute(instances);
+        var keys = connection.Command("DELETE FROM temporal_attrs WHERE tenant = $t AND entity = $e");
+        keys.Parameters.AddWithValue("$t", tenant);
+        keys.Parameters.AddWithValue("$e", entityId);
+        Execute(keys);
         var types = connection.Command("DELETE FROM temporal_entities WHERE tenant = $t AND id = $e");
         types.Parameters.AddWithValue("$t", tenant);
         types.Parameters.AddWithValue("$e", entityId);
@@ -139,7 +164,9 @@ public sealed class SqliteTemporalStore : ITemporalStore
         // iid order is recording order, so the walk meets the oldest rows first and stops after max of them.
         var command = connection.Command("""
             DELETE FROM temporal_instances WHERE iid IN (
-                SELECT iid FROM temporal_instances WHERE tenant = $t AND modified_at < $cut ORDER BY iid LIMIT $max)
+                SELECT iid FROM temporal_instances
+                WHERE modified_at < $cut AND akey IN (SELECT key FROM temporal_attrs WHERE tenant = $t)
+                ORDER BY iid LIMIT $max)
             """);
         command.Parameters.AddWithValue("$t", tenant);
         command.Parameters.AddWithValue("$cut", cutoff);
@@ -180,13 +207,10 @@ public sealed class SqliteTemporalStore : ITemporalStore
                     return attributes;
                 }
 
-                // A skip scan of the index: one seek per distinct attribute instead of a walk over every instance.
                 var command = c.Command("""
-                    WITH RECURSIVE a(attr) AS (
-                        SELECT (SELECT min(attr) FROM temporal_instances WHERE tenant = $t AND entity = $e)
-                        UNION ALL
-                        SELECT (SELECT min(attr) FROM temporal_instances WHERE tenant = $t AND entity = $e AND attr > a.attr) FROM a WHERE a.attr IS NOT NULL)
-                    SELECT attr FROM a WHERE attr IS NOT NULL
+                    SELECT attr FROM temporal_attrs k
+                    WHERE tenant = $t AND entity = $e AND EXISTS (SELECT 1 FROM temporal_instances i WHERE i.akey = k.key)
+                    ORDER BY attr
                     """);
                 command.Parameters.AddWithValue("$t", tid);
                 command.Parameters.AddWithValue("$e", entityId);
@@ -208,7 +232,7 @@ public sealed class SqliteTemporalStore : ITemporalStore
         var column = ColumnOf(window.Property);
         var sql = $"""
             SELECT {Columns} FROM temporal_instances
-            WHERE tenant = $t AND entity = $e AND attr = $a AND {column} >= $from AND {column} < $to
+            WHERE akey = {KeyOf} AND {column} >= $from AND {column} < $to
             ORDER BY {column} {(newestFirst ? "DESC" : "ASC")} LIMIT $n
             """;
         return _store.ReadRawAsync<IReadOnlyList<StoredInstance>>(
@@ -227,7 +251,7 @@ public sealed class SqliteTemporalStore : ITemporalStore
                 using var reader = command.ExecuteReader();
                 while (reader.Read())
                 {
-                    instances.Add(Read(reader));
+                    instances.Add(Read(reader, attribute));
                 }
 
                 return instances;
@@ -246,7 +270,7 @@ public sealed class SqliteTemporalStore : ITemporalStore
         var sql = $"""
             SELECT dataset, {bucket} AS b, min({column}), max({column}), count(*), {distinctCount}, count(num), total(num), total(num * num), min(num), max(num)
             FROM temporal_instances
-            WHERE tenant = $t AND entity = $e AND attr = $a AND {column} >= $from AND {column} < $to AND deleted_at IS NULL
+            WHERE akey = {KeyOf} AND {column} >= $from AND {column} < $to AND deleted_at IS NULL
             GROUP BY dataset, b ORDER BY dataset, b
             """;
         return _store.ReadRawAsync<IReadOnlyList<AggregateBucket>>(
@@ -292,10 +316,10 @@ public sealed class SqliteTemporalStore : ITemporalStore
     // The writer connection is synchronous by design (one writer thread, in-process SQLite): these run there.
     private static int Execute(SqliteCommand command) => command.ExecuteNonQuery();
 
-    private static StoredInstance? ReadOne(SqliteCommand command)
+    private static StoredInstance? ReadOne(SqliteCommand command, string attribute)
     {
         using var reader = command.ExecuteReader();
-        return reader.Read() ? Read(reader) : null;
+        return reader.Read() ? Read(reader, attribute) : null;
     }
 
     private static (WriterConnection Connection, long Tenant) Open(IEntityWriteSession session, CancellationToken cancellationToken)
@@ -306,10 +330,9 @@ public sealed class SqliteTemporalStore : ITemporalStore
             : throw new ArgumentException("The session is not one of the SQLite store's.", nameof(session));
     }
 
-    private static RawStatement Bind(RawStatement insert, long tenant, TemporalRow row) =>
-        insert.Bind(1, tenant).Bind(2, row.EntityId).Bind(3, row.Attribute).Bind(4, row.DatasetId)
-            .Bind(5, row.ObservedAt).Bind(6, row.CreatedAt).Bind(7, row.ModifiedAt).Bind(8, row.DeletedAt)
-            .Bind(9, row.Number).Bind(10, row.Instance);
+    private static RawStatement Bind(RawStatement insert, long key, TemporalRow row) =>
+        insert.Bind(1, key).Bind(2, row.DatasetId).Bind(3, row.ObservedAt).Bind(4, row.CreatedAt).Bind(5, row.ModifiedAt)
+            .Bind(6, row.DeletedAt).Bind(7, row.Number).Bind(8, row.Instance);
 
     private static void AddKey(SqliteCommand command, long tenant, string entityId, string attribute)
     {
@@ -332,15 +355,15 @@ public sealed class SqliteTemporalStore : ITemporalStore
         _ => "observed_at",
     };
 
-    private static StoredInstance Read(SqliteDataReader reader) => new(
+    private static StoredInstance Read(SqliteDataReader reader, string attribute) => new(
         reader.GetInt64(0),
-        reader.GetString(1),
-        reader.IsDBNull(2) ? null : reader.GetString(2),
-        reader.IsDBNull(3) ? null : reader.GetInt64(3),
+        attribute,
+        reader.IsDBNull(1) ? null : reader.GetString(1),
+        reader.IsDBNull(2) ? null : reader.GetInt64(2),
+        reader.GetInt64(3),
         reader.GetInt64(4),
-        reader.GetInt64(5),
-        reader.IsDBNull(6) ? null : reader.GetInt64(6),
-        reader.GetString(7));
+        reader.IsDBNull(5) ? null : reader.GetInt64(5),
+        reader.GetString(6));
 }
 
 /// <summary>Source-generated JSON for the type lists kept with the history.</summary>
