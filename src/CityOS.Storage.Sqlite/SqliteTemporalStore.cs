@@ -263,54 +263,132 @@ public sealed class SqliteTemporalStore : ITemporalStore
     public Task<IReadOnlyList<AggregateBucket>> AggregateAsync(string tenant, string entityId, string attribute, TemporalWindow window, long period, long origin, bool distinct, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(window);
+        return _store.ReadRawAsync<IReadOnlyList<AggregateBucket>>(
+            c => _store.TenantId(c, tenant) is { } tid
+                ? distinct
+                    ? AggregateInSql(c, tid, entityId, attribute, window, period, origin)
+                    : AggregateStreaming(c, tid, entityId, attribute, window, period, origin)
+                : [],
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Aggregation while walking the covering index in time order: buckets are met in order, so nothing is sorted.
+    /// (A GROUP BY on the bucket makes SQLite sort every instance of the window first: several times slower.)
+    /// </summary>
+    private static List<AggregateBucket> AggregateStreaming(ReadConnection c, long tenant, string entityId, string attribute, TemporalWindow window, long period, long origin)
+    {
+        var column = ColumnOf(window.Property);
+        var sql = $"""
+            SELECT {column}, num, dataset FROM temporal_instances
+            WHERE akey = (SELECT key FROM temporal_attrs WHERE tenant = ?1 AND entity = ?2 AND attr = ?3)
+              AND {column} >= ?4 AND {column} < ?5 AND deleted_at IS NULL
+            ORDER BY {column}
+            """;
+        var buckets = new Dictionary<(string?, long), Accumulator>();
+        var order = new List<(string?, long)>();
+        using var statement = new RawStatement(c.Connection, sql);
+        statement.Bind(1, tenant).Bind(2, entityId).Bind(3, attribute).Bind(4, window.From ?? long.MinValue).Bind(5, window.To ?? long.MaxValue);
+        using (var cursor = statement.Query())
+        {
+            Accumulator? current = null;
+            (string?, long) currentKey = default;
+            while (cursor.Read())
+            {
+                var time = cursor.GetInt64(0);
+                var dataset = cursor.IsNull(2) ? null : cursor.GetString(2);
+                var bucket = period > 0 ? Math.DivRem(time - origin, period, out var rest) - (rest < 0 ? 1 : 0) : 0;
+                var key = (dataset, bucket);
+                if (current is null || currentKey != key)
+                {
+                    if (!buckets.TryGetValue(key, out current))
+                    {
+                        current = new Accumulator(time);
+                        buckets[key] = current;
+                        order.Add(key);
+                    }
+
+                    currentKey = key;
+                }
+
+                current.Add(time, cursor.IsNull(1) ? null : cursor.GetDouble(1));
+            }
+        }
+
+        order.Sort(static (a, b) => a.Item1 == b.Item1 ? a.Item2.CompareTo(b.Item2) : string.CompareOrdinal(a.Item1, b.Item1));
+        return [.. order.Select(k => buckets[k].ToBucket(k.Item1, k.Item2))];
+    }
+
+    private static List<AggregateBucket> AggregateInSql(ReadConnection c, long tenant, string entityId, string attribute, TemporalWindow window, long period, long origin)
+    {
         var column = ColumnOf(window.Property);
         // Floor division (SQLite's / truncates towards zero); one bucket when the period is 0.
         var bucket = period > 0 ? $"(({column} - $o) / $p - (({column} - $o) % $p < 0))" : "0";
-        var distinctCount = distinct ? "count(DISTINCT coalesce(num, doc))" : "0";
         var sql = $"""
-            SELECT dataset, {bucket} AS b, min({column}), max({column}), count(*), {distinctCount}, count(num), total(num), total(num * num), min(num), max(num)
+            SELECT dataset, {bucket} AS b, min({column}), max({column}), count(*), count(DISTINCT coalesce(num, doc)), count(num), total(num), total(num * num), min(num), max(num)
             FROM temporal_instances
             WHERE akey = {KeyOf} AND {column} >= $from AND {column} < $to AND deleted_at IS NULL
             GROUP BY dataset, b ORDER BY dataset, b
             """;
-        return _store.ReadRawAsync<IReadOnlyList<AggregateBucket>>(
-            c =>
+        var buckets = new List<AggregateBucket>();
+        var command = c.Command(sql);
+        AddKey(command, tenant, entityId, attribute);
+        AddWindow(command, window);
+        if (period > 0)
+        {
+            command.Parameters.AddWithValue("$o", origin);
+            command.Parameters.AddWithValue("$p", period);
+        }
+
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            buckets.Add(new AggregateBucket(
+                reader.IsDBNull(0) ? null : reader.GetString(0),
+                reader.GetInt64(1),
+                reader.GetInt64(2),
+                reader.GetInt64(3),
+                reader.GetInt64(4),
+                reader.GetInt64(5),
+                reader.GetInt64(6),
+                reader.GetDouble(7),
+                reader.GetDouble(8),
+                reader.IsDBNull(9) ? null : reader.GetDouble(9),
+                reader.IsDBNull(10) ? null : reader.GetDouble(10)));
+        }
+
+        return buckets;
+    }
+
+    /// <summary>The running totals of one bucket.</summary>
+    private sealed class Accumulator(long first)
+    {
+        // Rows arrive in time order, so the first seen is the earliest.
+        private readonly long _first = first;
+        private long _last = first;
+        private long _count;
+        private long _numeric;
+        private double _sum;
+        private double _squares;
+        private double? _min;
+        private double? _max;
+
+        public void Add(long time, double? number)
+        {
+            _last = Math.Max(_last, time);
+            _count++;
+            if (number is { } n)
             {
-                var buckets = new List<AggregateBucket>();
-                if (_store.TenantId(c, tenant) is not { } tid)
-                {
-                    return buckets;
-                }
+                _numeric++;
+                _sum += n;
+                _squares += n * n;
+                _min = _min is { } min && min <= n ? min : n;
+                _max = _max is { } max && max >= n ? max : n;
+            }
+        }
 
-                var command = c.Command(sql);
-                AddKey(command, tid, entityId, attribute);
-                AddWindow(command, window);
-                if (period > 0)
-                {
-                    command.Parameters.AddWithValue("$o", origin);
-                    command.Parameters.AddWithValue("$p", period);
-                }
-
-                using var reader = command.ExecuteReader();
-                while (reader.Read())
-                {
-                    buckets.Add(new AggregateBucket(
-                        reader.IsDBNull(0) ? null : reader.GetString(0),
-                        reader.GetInt64(1),
-                        reader.GetInt64(2),
-                        reader.GetInt64(3),
-                        reader.GetInt64(4),
-                        reader.GetInt64(5),
-                        reader.GetInt64(6),
-                        reader.GetDouble(7),
-                        reader.GetDouble(8),
-                        reader.IsDBNull(9) ? null : reader.GetDouble(9),
-                        reader.IsDBNull(10) ? null : reader.GetDouble(10)));
-                }
-
-                return buckets;
-            },
-            cancellationToken);
+        public AggregateBucket ToBucket(string? dataset, long bucket) =>
+            new(dataset, bucket, _first, _last, _count, 0, _numeric, _sum, _squares, _min, _max);
     }
 
     // The writer connection is synchronous by design (one writer thread, in-process SQLite): these run there.

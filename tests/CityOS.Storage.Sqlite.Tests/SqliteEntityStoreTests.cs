@@ -15,6 +15,8 @@ public sealed class SqliteEntityStoreTests : EntityStoreCompliance
 
     protected override IHostedContextStore HostedContextsOf(IEntityStore store) => new SqliteHostedContextStore((SqliteEntityStore)store);
 
+    protected override ITemporalStore TemporalOf(IEntityStore store) => new SqliteTemporalStore((SqliteEntityStore)store);
+
     protected override Task DeleteStorageAsync()
     {
         if (Directory.Exists(_directory))

@@ -137,11 +137,34 @@ public static class HistoryDiff
 
         return value.GetValueKind() switch
         {
-            JsonValueKind.Number => value.GetValue<double>(),
+            JsonValueKind.Number => ToDouble(value),
             JsonValueKind.True => 1,
             JsonValueKind.False => 0,
             _ => null,
         };
+    }
+
+    // A parsed number converts to double directly; one built in code holds its CLR type (int, long, decimal …).
+    private static double ToDouble(JsonValue value)
+    {
+        if (value.TryGetValue(out double d))
+        {
+            return d;
+        }
+
+        if (value.TryGetValue(out long l))
+        {
+            return l;
+        }
+
+        if (value.TryGetValue(out int i))
+        {
+            return i;
+        }
+
+        return value.TryGetValue(out decimal m)
+            ? (double)m
+            : double.Parse(value.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>The instance as compact JSON without the members kept in columns.</summary>

@@ -124,6 +124,8 @@ internal sealed class RawStatement : IDisposable
 
         public long GetInt64(int column) => raw.sqlite3_column_int64(_owner._statement, column);
 
+        public double GetDouble(int column) => raw.sqlite3_column_double(_owner._statement, column);
+
         public bool IsNull(int column) => raw.sqlite3_column_type(_owner._statement, column) == raw.SQLITE_NULL;
 
         public string GetString(int column) => raw.sqlite3_column_text(_owner._statement, column).utf8_to_string();
