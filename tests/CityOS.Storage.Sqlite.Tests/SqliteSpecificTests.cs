@@ -93,7 +93,7 @@ public sealed class SqliteSpecificTests : IAsyncLifetime
     {
         Assert.True(File.Exists(Path.Combine(_directory, "cityos.db")));
         Assert.Equal("wal", Scalar("PRAGMA journal_mode"));
-        Assert.Equal(1L, Scalar("PRAGMA user_version"));
+        Assert.Equal((long)CityOS.Storage.Sqlite.Internal.SqliteSchema.CurrentVersion, Scalar("PRAGMA user_version"));
     }
 
     // A full table or index scan shows as "SCAN <alias>"; only the json_each/R-tree virtual tables may be scanned.
