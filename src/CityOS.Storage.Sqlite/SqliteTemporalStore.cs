@@ -11,7 +11,7 @@ namespace CityOS.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteTemporalStore : ITemporalStore
 {
-    private const string EnsureKeySql = "INSERT INTO temporal_attrs(tenant, entity, attr) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
+    private const string NewKeySql = "INSERT INTO temporal_attrs(tenant, entity, attr) VALUES (?1, ?2, ?3) RETURNING key";
 
     private const string KeySql = "SELECT key FROM temporal_attrs WHERE tenant = ?1 AND entity = ?2 AND attr = ?3";
 
@@ -71,11 +71,19 @@ public sealed class SqliteTemporalStore : ITemporalStore
         return ValueTask.CompletedTask;
     }
 
+    // Looked up first: all but an attribute's first write find it, and a read costs less than an insert attempt.
     private static long KeyFor(WriterConnection connection, long tenant, string entityId, string attribute)
     {
-        connection.Statement(EnsureKeySql).Bind(1, tenant).Bind(2, entityId).Bind(3, attribute).Execute();
-        using var cursor = connection.Statement(KeySql).Bind(1, tenant).Bind(2, entityId).Bind(3, attribute).Query();
-        return cursor.Read() ? cursor.GetInt64(0) : throw new InvalidOperationException("The history key just made is missing.");
+        using (var found = connection.Statement(KeySql).Bind(1, tenant).Bind(2, entityId).Bind(3, attribute).Query())
+        {
+            if (found.Read())
+            {
+                return found.GetInt64(0);
+            }
+        }
+
+        using var made = connection.Statement(NewKeySql).Bind(1, tenant).Bind(2, entityId).Bind(3, attribute).Query();
+        return made.Read() ? made.GetInt64(0) : throw new InvalidOperationException("Making a history key returned nothing.");
     }
 
     /// <inheritdoc />
