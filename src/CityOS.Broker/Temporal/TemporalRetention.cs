@@ -9,7 +9,7 @@ namespace CityOS.Broker.Temporal;
 /// The retention purge: every PurgeIntervalMinutes, deletes from each tenant the instances recorded longer ago than
 /// its retention, in short transactions of <see cref="ChunkSize"/> rows so that writers are never held back long.
 /// </summary>
-internal sealed partial class TemporalRetention : BackgroundService
+public sealed partial class TemporalRetention : BackgroundService
 {
     internal const int ChunkSize = 5000;
 
@@ -19,6 +19,7 @@ internal sealed partial class TemporalRetention : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<TemporalRetention> _logger;
 
+    /// <summary>The purge over <paramref name="entities"/> and, when the backend keeps one, its temporal store.</summary>
     public TemporalRetention(IEntityStore entities, IOptionsMonitor<TemporalOptions> options, TimeProvider time, ILogger<TemporalRetention> logger, ITemporalStore? store = null)
     {
         _entities = entities;
@@ -35,8 +36,12 @@ internal sealed partial class TemporalRetention : BackgroundService
             return;
         }
 
+        // The first purge waits a minute: start-up (migrations, loading) goes first.
+        var delay = TimeSpan.FromMinutes(Math.Min(1, _options.CurrentValue.PurgeIntervalMinutes));
         while (!stoppingToken.IsCancellationRequested)
         {
+            await Task.Delay(delay, _time, stoppingToken).ConfigureAwait(false);
+            delay = TimeSpan.FromMinutes(_options.CurrentValue.PurgeIntervalMinutes);
             try
             {
                 await PurgeOnceAsync(stoppingToken).ConfigureAwait(false);
@@ -45,13 +50,11 @@ internal sealed partial class TemporalRetention : BackgroundService
             {
                 LogPurgeFailed(_logger, ex);
             }
-
-            await Task.Delay(TimeSpan.FromMinutes(_options.CurrentValue.PurgeIntervalMinutes), _time, stoppingToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>One purge over every tenant with a retention; returns how many instances went.</summary>
-    internal async Task<long> PurgeOnceAsync(CancellationToken cancellationToken)
+    public async Task<long> PurgeOnceAsync(CancellationToken cancellationToken)
     {
         if (_store is null)
         {
@@ -59,6 +62,12 @@ internal sealed partial class TemporalRetention : BackgroundService
         }
 
         var options = _options.CurrentValue;
+        if (options.RetentionDays <= 0 && !options.TenantRetentionDays.Values.Any(d => d > 0))
+        {
+            // History is kept for ever: nothing to look at.
+            return 0;
+        }
+
         long total = 0;
         foreach (var tenant in await _entities.ListTenantsAsync(cancellationToken).ConfigureAwait(false))
         {
