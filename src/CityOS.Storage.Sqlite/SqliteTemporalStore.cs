@@ -71,8 +71,28 @@ public sealed class SqliteTemporalStore : ITemporalStore
         return ValueTask.CompletedTask;
     }
 
-    // Looked up first: all but an attribute's first write find it, and a read costs less than an insert attempt.
+    // Remembered by the writer connection; else looked up (all but an attribute's first write find it), else made.
     private static long KeyFor(WriterConnection connection, long tenant, string entityId, string attribute)
+    {
+        if (connection.TemporalKeys.TryGetValue((tenant, entityId, attribute), out var known))
+        {
+            return known;
+        }
+
+        var key = LookUpOrMakeKey(connection, tenant, entityId, attribute);
+        if (connection.TemporalKeys.Count >= MaxCachedKeys)
+        {
+            connection.TemporalKeys.Clear();
+        }
+
+        connection.TemporalKeys[(tenant, entityId, attribute)] = key;
+        return key;
+    }
+
+    // Bounds the memory of the key cache (about 200 bytes a key).
+    private const int MaxCachedKeys = 100_000;
+
+    private static long LookUpOrMakeKey(WriterConnection connection, long tenant, string entityId, string attribute)
     {
         using (var found = connection.Statement(KeySql).Bind(1, tenant).Bind(2, entityId).Bind(3, attribute).Query())
         {
@@ -154,6 +174,8 @@ public sealed class SqliteTemporalStore : ITemporalStore
         instances.Parameters.AddWithValue("$t", tenant);
         instances.Parameters.AddWithValue("$e", entityId);
         var count = Execute(instances);
+        // The deleted keys' numbers may be handed out again: the writer must not remember them.
+        connection.TemporalKeys.Clear();
         var keys = connection.Command("DELETE FROM temporal_attrs WHERE tenant = $t AND entity = $e");
         keys.Parameters.AddWithValue("$t", tenant);
         keys.Parameters.AddWithValue("$e", entityId);
