@@ -13,11 +13,13 @@ public sealed class PostgresTemporalStore : ITemporalStore
 {
     // Both answer count + 1 (always positive): the session's flush reads one count per statement. The keys are made
     // first, in their own statement, so that the insert (a later statement, a fresh READ COMMITTED snapshot) sees them,
-    // also when a concurrent transaction made one (ON CONFLICT then waits for it and does nothing).
+    // also when a concurrent transaction made one (ON CONFLICT then waits for it and does nothing). Keys go in name
+    // order, so two transactions making the same keys wait for each other instead of deadlocking.
     private const string EnsureKeysSql = """
         WITH k AS (
             INSERT INTO temporal_attrs (tenant, entity, attr)
             SELECT DISTINCT $1, x.e, x.a FROM unnest($2::text[], $3::text[]) AS x(e, a)
+            ORDER BY 2, 3
             ON CONFLICT (tenant, entity, attr) DO NOTHING
             RETURNING 1)
         SELECT count(*) + 1 FROM k
