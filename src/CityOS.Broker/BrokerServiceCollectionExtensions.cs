@@ -2,6 +2,7 @@ using CityOS.Broker.Changes;
 using CityOS.Broker.Cluster;
 using CityOS.Broker.Storage;
 using CityOS.Broker.Subscriptions;
+using CityOS.Broker.Temporal;
 using CityOS.NgsiLd.JsonLd;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -22,6 +23,7 @@ public static class BrokerServiceCollectionExtensions
         services.TryAddSingleton<IClusterEvents, InProcessClusterEvents>();
         services.AddSingleton<EntityService>();
         AddSubscriptions(services);
+        services.AddTemporalHistory();
         services.AddSingleton(sp => new JsonLdContextOptions
         {
             BaseUrl = publicBaseUrl,

@@ -427,6 +427,9 @@ public sealed class SqliteEntityStore : IEntityStore, IAsyncDisposable
         }
     }
 
+    /// <summary>The tenant's row id when it exists (committed), for the other stores of this database.</summary>
+    internal long? TenantId(ReadConnection connection, string tenant) => FindTenant(connection, tenant);
+
     /// <summary>The tenant's id when it exists (committed). Tenants are never deleted, so hits are cached for good.</summary>
     private long? FindTenant(ReadConnection connection, string tenant)
     {

@@ -13,7 +13,8 @@ public static class SqliteServiceCollectionExtensions
     /// <summary>
     /// Registers <see cref="SqliteEntityStore"/> over <c>{dataDirectory}/cityos.db</c> as the
     /// <see cref="IEntityStore"/> and <see cref="SqliteHostedContextStore"/> (same database) as the
-    /// <see cref="IHostedContextStore"/> and <see cref="SqliteSubscriptionStore"/> as the <see cref="ISubscriptionStore"/>, all singletons. The container disposes the store, which stops
+    /// <see cref="IHostedContextStore"/>, <see cref="SqliteSubscriptionStore"/> as the <see cref="ISubscriptionStore"/> and
+    /// <see cref="SqliteTemporalStore"/> as the <see cref="ITemporalStore"/>, all singletons. The container disposes the store, which stops
     /// the writer after committing queued work. Call <see cref="IEntityStore.InitializeAsync"/> at start-up
     /// to fail early; otherwise the database is opened on first use.
     /// </summary>
@@ -26,6 +27,8 @@ public static class SqliteServiceCollectionExtensions
         services.TryAddSingleton(sp => new SqliteHostedContextStore(sp.GetRequiredService<SqliteEntityStore>()));
         services.TryAddSingleton<IHostedContextStore>(sp => sp.GetRequiredService<SqliteHostedContextStore>());
         services.TryAddSingleton<ISubscriptionStore>(sp => new SqliteSubscriptionStore(sp.GetRequiredService<SqliteEntityStore>()));
+        services.TryAddSingleton(sp => new SqliteTemporalStore(sp.GetRequiredService<SqliteEntityStore>()));
+        services.TryAddSingleton<ITemporalStore>(sp => sp.GetRequiredService<SqliteTemporalStore>());
         return services;
     }
 }

@@ -21,6 +21,7 @@ public sealed class PostgresEntityStoreTests : EntityStoreCompliance
     protected override IHostedContextStore HostedContextsOf(IEntityStore store) => new PostgresHostedContextStore((PostgresEntityStore)store);
 
     protected override ISubscriptionStore SubscriptionsOf(IEntityStore store) => new PostgresSubscriptionStore((PostgresEntityStore)store);
+    protected override ITemporalStore TemporalOf(IEntityStore store) => new PostgresTemporalStore((PostgresEntityStore)store);
 
     protected override Task DeleteStorageAsync() => _database.DropAsync();
 }

@@ -17,6 +17,7 @@ public sealed class SqliteEntityStoreTests : EntityStoreCompliance
     protected override IHostedContextStore HostedContextsOf(IEntityStore store) => new SqliteHostedContextStore((SqliteEntityStore)store);
 
     protected override ISubscriptionStore SubscriptionsOf(IEntityStore store) => new SqliteSubscriptionStore((SqliteEntityStore)store);
+    protected override ITemporalStore TemporalOf(IEntityStore store) => new SqliteTemporalStore((SqliteEntityStore)store);
 
     protected override Task DeleteStorageAsync()
     {

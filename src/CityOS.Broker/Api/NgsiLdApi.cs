@@ -58,6 +58,7 @@ public static class NgsiLdApi
         api.MapDiscoveryApi();
         api.MapContextsApi();
         api.MapSubscriptionsApi();
+        api.MapTemporalApi();
         return app;
     }
 

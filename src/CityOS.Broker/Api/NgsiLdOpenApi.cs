@@ -48,6 +48,13 @@ internal static class NgsiLdOpenApi
         ["details"] = ("true returns detailed objects instead of names.", JsonSchemaType.Boolean),
         ["kind"] = ("@context kind filter: Hosted, Cached or ImplicitlyCreated.", JsonSchemaType.String),
         ["reload"] = ("true re-downloads a Cached @context instead of deleting it (400 for Hosted ones).", JsonSchemaType.Boolean),
+        ["timerel"] = ("Temporal relation: before (exclusive), after (inclusive) or between (timeAt inclusive, endTimeAt exclusive).", JsonSchemaType.String),
+        ["timeAt"] = ("DateTime the temporal relation refers to (UTC, e.g. 2026-01-01T00:00:00Z).", JsonSchemaType.String),
+        ["endTimeAt"] = ("End DateTime for timerel=between (exclusive).", JsonSchemaType.String),
+        ["timeproperty"] = ("Instance timestamp the window applies to: observedAt (default), createdAt, modifiedAt or deletedAt.", JsonSchemaType.String),
+        ["lastN"] = ("Only the newest N instances of each attribute inside the window.", JsonSchemaType.Integer),
+        ["aggrMethods"] = ("With options=aggregatedValues: totalCount, distinctCount, sum, avg, min, max, stddev, sumsq (comma-separated).", JsonSchemaType.String),
+        ["aggrPeriodDuration"] = ("With options=aggregatedValues: ISO 8601 period per bucket (PT1H, P1D, P1W); PT0S or absent = the whole window.", JsonSchemaType.String),
     };
 
     /// <summary>Summary, description, query parameters, the NGSI-LD request headers and, for writes, the JSON body types.</summary>

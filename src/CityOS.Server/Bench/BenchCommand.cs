@@ -29,7 +29,7 @@ internal static class BenchCommand
         };
         var scenarios = new Option<string?>("--scenarios")
         {
-            Description = "Comma-separated scenarios to run, in order: create, update, batch, query, geo, rss1m (alias rss; loads 1,000,000 entities), twonode (updates split between --target and --target2, then checked for lost updates). Default: create,update,batch,query,geo.",
+            Description = "Comma-separated scenarios to run, in order: create, update, batch, query, geo, rss1m (alias rss; loads 1,000,000 entities), twonode (updates split between --target and --target2, then checked for lost updates), temporal (back-fills --temporal-instances readings of one attribute, then times hourly avg/min/max over 30 days and lastN=100). Default: create,update,batch,query,geo.",
         };
         var duration = new Option<int>("--duration")
         {
@@ -51,6 +51,11 @@ internal static class BenchCommand
             Description = "NGSI-LD tenant (NGSILD-Tenant header) the benchmark writes to and reads from; empty for the default tenant.",
             DefaultValueFactory = _ => "bench",
         };
+        var temporalInstances = new Option<int>("--temporal-instances")
+        {
+            Description = "Readings of one attribute the temporal scenario back-fills (one every 30 s) before it measures.",
+            DefaultValueFactory = _ => 1_000_000,
+        };
         var serverPid = new Option<int?>("--server-pid")
         {
             Description = "Process id of the server: its VmRSS/VmHWM are read from /proc after each scenario (needed by rss1m).",
@@ -58,7 +63,7 @@ internal static class BenchCommand
 
         var command = new Command("bench", "Measure a running CityOS server end to end over HTTP (NGSI-LD create, update, batch upsert, query, geo-query, memory) and write the results to a JSON file.")
         {
-            target, target2, output, scenarios, duration, concurrency, entities, tenant, serverPid,
+            target, target2, output, scenarios, duration, concurrency, entities, tenant, serverPid, temporalInstances,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -93,6 +98,7 @@ internal static class BenchCommand
                 Entities = parse.GetValue(entities),
                 Tenant = parse.GetValue(tenant),
                 ServerPid = parse.GetValue(serverPid),
+                TemporalInstances = parse.GetValue(temporalInstances),
             };
             if (options.Validate() is { } invalid)
             {

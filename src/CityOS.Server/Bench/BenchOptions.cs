@@ -9,7 +9,7 @@ internal sealed record BenchOptions
     public static readonly IReadOnlyList<string> DefaultScenarios = [ScenarioNames.Create, ScenarioNames.Update, ScenarioNames.Batch, ScenarioNames.Query, ScenarioNames.Geo];
 
     /// <summary>Every scenario name, in the order they are documented.</summary>
-    public static readonly IReadOnlyList<string> KnownScenarios = [.. DefaultScenarios, ScenarioNames.Rss1m, ScenarioNames.TwoNode];
+    public static readonly IReadOnlyList<string> KnownScenarios = [.. DefaultScenarios, ScenarioNames.Rss1m, ScenarioNames.TwoNode, ScenarioNames.Temporal];
 
     /// <summary>The server's base address (loopback only, no trailing slash).</summary>
     public required Uri Target { get; init; }
@@ -63,6 +63,12 @@ internal sealed record BenchOptions
 
     /// <summary>Entities loaded by rss1m.</summary>
     public int Rss1mEntities { get; init; } = 1_000_000;
+
+    /// <summary>Attribute instances back-filled by the temporal scenario.</summary>
+    public int TemporalInstances { get; init; } = 1_000_000;
+
+    /// <summary>Instances per temporal provision request of the temporal scenario.</summary>
+    public int TemporalBatchSize { get; init; } = 10_000;
 
     /// <summary>Length of each measured phase; null means <see cref="DurationSeconds"/> (tests use sub-second phases).</summary>
     public TimeSpan? PhaseDuration { get; init; }
@@ -130,6 +136,7 @@ internal sealed record BenchOptions
         { Concurrency: < 1 or > 1024 } => "--concurrency must be between 1 and 1024.",
         { Entities: < 1 or > 10_000_000 } => "--entities must be between 1 and 10,000,000.",
         { ServerPid: <= 0 } => "--server-pid must be a positive process id.",
+        { TemporalInstances: < 1 or > 100_000_000 } => "--temporal-instances must be between 1 and 100,000,000.",
         { Tenant: { } t } when t.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)) => "--tenant must not contain spaces or control characters.",
         { Target2: null } when Scenarios.Contains(ScenarioNames.TwoNode) => "--scenarios twonode needs --target2, the second node on the same database.",
         { TwoNodeEntities: < 1 } => "the twonode scenario needs at least one entity.",
@@ -149,4 +156,7 @@ internal static class ScenarioNames
 
     /// <summary>Concurrent updates split between --target and --target2, then every one checked through both.</summary>
     public const string TwoNode = "twonode";
+
+    /// <summary>Back-fills one attribute's history, then times aggregation and lastN over it.</summary>
+    public const string Temporal = "temporal";
 }

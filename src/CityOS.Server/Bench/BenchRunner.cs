@@ -9,7 +9,7 @@ namespace CityOS.Server.Bench;
 /// Runs the scenarios of <c>cityos bench</c> against a running server over the NGSI-LD HTTP API
 /// and writes the results file.
 /// </summary>
-internal sealed class BenchRunner : IDisposable
+internal sealed partial class BenchRunner : IDisposable
 {
     /// <summary>Exit code of a run that was interrupted (Ctrl+C); the partial results are still written.</summary>
     public const int InterruptedExitCode = 130;
@@ -135,6 +135,7 @@ internal sealed class BenchRunner : IDisposable
                     ScenarioNames.Geo => await GeoAsync(cancellationToken).ConfigureAwait(false),
                     ScenarioNames.Rss1m => [await Rss1mAsync(cancellationToken).ConfigureAwait(false)],
                     ScenarioNames.TwoNode => [await TwoNodeAsync(cancellationToken).ConfigureAwait(false)],
+                    ScenarioNames.Temporal => await TemporalAsync(cancellationToken).ConfigureAwait(false),
                     _ => throw new InvalidOperationException($"Unknown scenario {scenario}."),
                 };
                 var memory = await ReadServerMemoryAsync(cancellationToken).ConfigureAwait(false);

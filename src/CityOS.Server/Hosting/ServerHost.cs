@@ -40,6 +40,7 @@ public static class ServerHost
 
         builder.Services.AddOptions<CityOSOptions>().BindConfiguration(CityOSOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<CityOS.Broker.Temporal.TemporalOptions>().BindConfiguration(CityOS.Broker.Temporal.TemporalOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOpenApi();
         AddStore(builder.Services, builder.Configuration);
         builder.Services.AddNgsiLdBroker(PublicBaseUrl(builder.Configuration["CityOS:PublicUrl"], urls));
@@ -126,6 +127,7 @@ public static class ServerHost
         ArgumentNullException.ThrowIfNull(services);
         Check<CityOSOptions>(services, CityOSOptions.Section);
         Check<BrokerOptions>(services, BrokerOptions.Section);
+        Check<CityOS.Broker.Temporal.TemporalOptions>(services, CityOS.Broker.Temporal.TemporalOptions.Section);
 
         static void Check<T>(IServiceProvider services, string section)
             where T : class

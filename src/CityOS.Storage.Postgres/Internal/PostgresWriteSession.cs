@@ -129,6 +129,9 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
     private readonly Dictionary<string, bool> _found = new(StringComparer.Ordinal);
     private readonly List<(bool Insert, EntityRow Row)> _pending = [];
     private readonly HashSet<string> _pendingIds = new(StringComparer.Ordinal);
+
+    // Statements of other features (the attribute history) that only add rows: they ride in the next flush's batch.
+    private readonly List<NpgsqlBatchCommand> _appends = [];
     private bool _closed;
 
     /// <summary>Writes deferred at most before a flush: bounds the batch and the memory it holds.</summary>
@@ -253,13 +256,38 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
     /// <summary>Ends the session: the work may keep a reference, but may not use it after WriteAsync returns.</summary>
     public void Close() => _closed = true;
 
+    /// <summary>The tenant written.</summary>
+    public string Tenant => _tenant;
+
+    /// <summary>
+    /// Queues a statement that only inserts rows no other statement of this transaction reads before the commit (history
+    /// rows). It goes with the deferred entity writes in the next flush, so it costs no round trip of its own. It must
+    /// answer one row whose first column is a positive bigint (as the deferred writes' counts do).
+    /// </summary>
+    public void Append(NpgsqlBatchCommand command)
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        _appends.Add(command);
+    }
+
+    /// <summary>
+    /// The connection and transaction for a statement of another feature, after every deferred write and queued append
+    /// has been sent (so that the statement sees them).
+    /// </summary>
+    public async ValueTask<(NpgsqlConnection Connection, NpgsqlTransaction Transaction)> ConnectionAsync(CancellationToken cancellationToken)
+    {
+        Check(cancellationToken);
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        return (_connection, _transaction);
+    }
+
     /// <summary>
     /// Sends the deferred writes as one batch; throws <see cref="DeferredWriteConflictException"/> when one of
     /// them found its row otherwise than GetAsync had (its transaction must then be rolled back).
     /// </summary>
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        if (_pending.Count == 0)
+        if (_pending.Count == 0 && _appends.Count == 0)
         {
             return;
         }
@@ -291,6 +319,14 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
                 }
             }
         }
+
+        // After the entity writes: appended statements may refer to what they wrote.
+        foreach (var command in _appends)
+        {
+            batch.BatchCommands.Add(command);
+        }
+
+        _appends.Clear();
 
         var conflict = false;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))

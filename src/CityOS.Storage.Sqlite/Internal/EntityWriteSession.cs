@@ -21,6 +21,19 @@ internal sealed class EntityWriteSession : IEntityWriteSession
 
     public void Close() => _closed = true;
 
+    /// <summary>The writer connection, for other features' writes in this item's savepoint (checked open).</summary>
+    public WriterConnection Connection
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            return _connection;
+        }
+    }
+
+    /// <summary>The tenant's row id.</summary>
+    public long TenantId => _tenant;
+
     public ValueTask<JsonObject?> GetAsync(string id, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(id);

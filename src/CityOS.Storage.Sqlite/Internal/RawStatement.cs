@@ -33,6 +33,20 @@ internal sealed class RawStatement : IDisposable
         return this;
     }
 
+    /// <summary>Binds a nullable integer (SQL NULL when null).</summary>
+    public RawStatement Bind(int index, long? value)
+    {
+        Check(value is { } v ? raw.sqlite3_bind_int64(_statement, index, v) : raw.sqlite3_bind_null(_statement, index));
+        return this;
+    }
+
+    /// <summary>Binds a nullable real (SQL NULL when null).</summary>
+    public RawStatement Bind(int index, double? value)
+    {
+        Check(value is { } v ? raw.sqlite3_bind_double(_statement, index, v) : raw.sqlite3_bind_null(_statement, index));
+        return this;
+    }
+
     public RawStatement Bind(int index, string? value)
     {
         // The UTF-16 form goes straight to SQLite, which converts it in C: the string overload of
@@ -109,6 +123,8 @@ internal sealed class RawStatement : IDisposable
         }
 
         public long GetInt64(int column) => raw.sqlite3_column_int64(_owner._statement, column);
+
+        public double GetDouble(int column) => raw.sqlite3_column_double(_owner._statement, column);
 
         public bool IsNull(int column) => raw.sqlite3_column_type(_owner._statement, column) == raw.SQLITE_NULL;
 

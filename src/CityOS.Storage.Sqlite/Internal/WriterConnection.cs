@@ -16,6 +16,7 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
     private readonly SqliteConnection _connection;
     private readonly CommandCache _adHoc;
     private readonly List<RawStatement> _prepared = [];
+    private readonly Dictionary<string, RawStatement> _statementsBySql = new(StringComparer.Ordinal);
 
     // Committed tenants, shared with readers. Tenants made by the running group are kept apart until it commits.
     private readonly ConcurrentDictionary<string, long> _committedTenants;
@@ -82,6 +83,27 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
 
     public SqliteCommand Command(string sql) => _adHoc.Get(sql);
 
+    /// <summary>
+    /// History keys of (tenant, entity, attribute) known to this connection, so that a write need not look its key
+    /// up. Cleared whenever writes are undone, since the keys made by them are gone.
+    /// </summary>
+    public Dictionary<(long Tenant, string Entity, string Attribute), long> TemporalKeys { get; } = [];
+
+    /// <summary>
+    /// The prepared statement for <paramref name="sql"/>, made on first use and kept with this connection: for the
+    /// hot statements of other features (the temporal history) that live outside this class.
+    /// </summary>
+    public RawStatement Statement(string sql)
+    {
+        if (!_statementsBySql.TryGetValue(sql, out var statement))
+        {
+            statement = Prepare(sql);
+            _statementsBySql[sql] = statement;
+        }
+
+        return statement;
+    }
+
     public void Begin()
     {
         _groupTenants.Clear();
@@ -103,6 +125,7 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
     public void Rollback()
     {
         _groupTenants.Clear();
+        TemporalKeys.Clear();
         if (!InAutocommit)
         {
             _rollback.Execute();
@@ -120,6 +143,8 @@ internal sealed class WriterConnection : ICommandSource, IDisposable
     /// <summary>Undoes the current item's writes; false when the whole transaction is already gone.</summary>
     public bool UndoItem()
     {
+        // A key made by the undone item is gone (and its number may be handed out again): forget them all.
+        TemporalKeys.Clear();
         foreach (var name in _itemTenants)
         {
             _groupTenants.Remove(name);

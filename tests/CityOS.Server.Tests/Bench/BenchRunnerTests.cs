@@ -58,6 +58,26 @@ public abstract class BenchRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task Temporal_scenario_back_fills_the_history_then_times_aggregation_and_lastN()
+    {
+        var (exitCode, _, json) = await RunAsync(Options() with { Scenarios = ["temporal"], TemporalInstances = 2_500, TemporalBatchSize = 1_000 });
+
+        Assert.Equal(0, exitCode);
+        var scenarios = json["scenarios"]!.AsArray();
+        Assert.Equal(["temporal-load", "temporal-aggr", "temporal-lastn"], scenarios.Select(s => (string)s!["name"]!).ToArray());
+        Assert.All(scenarios, s => Assert.True(0 == (long)s!["errors"]!, $"{s["name"]}: {s["firstError"]}"));
+        Assert.Equal(3L, (long)scenarios[0]!["requests"]!);
+        Assert.Contains("100 instances", (string?)scenarios[2]!["note"], StringComparison.Ordinal);
+        Assert.Contains("hourly buckets", (string?)scenarios[1]!["note"], StringComparison.Ordinal);
+
+        // Every reading went in, one every 30 s from the start.
+        var id = Uri.EscapeDataString((string)(await (await _server.Client.NgGetAsync("entities?type=TemporalSensor", _tenant)).JsonAsync())[0]!["id"]!);
+        using var response = await _server.Client.NgGetAsync($"temporal/entities/{id}?options=aggregatedValues&aggrMethods=totalCount", _tenant);
+        await response.ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(2_500, (long)(await response.JsonAsync())["temperature"]!["totalCount"]![0]![0]!);
+    }
+
+    [Fact]
     public async Task Scenarios_leave_in_the_broker_exactly_what_they_sent()
     {
         var (_, _, json) = await RunAsync(Options() with { Scenarios = ["create", "update", "batch", "query", "geo"] });
