@@ -334,9 +334,14 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
             var statement = 0;
             do
             {
-                // Every statement answers how many rows it wrote: fewer than sent means an insert met an
-                // existing id, or an update a missing row.
-                conflict |= !await reader.ReadAsync(cancellationToken).ConfigureAwait(false) || reader.GetInt64(0) != expected[statement];
+                // Every entity statement answers how many rows it wrote: fewer than sent means an insert met an
+                // existing id, or an update a missing row. The appended statements come after them and are not
+                // counted.
+                if (statement < expected.Count)
+                {
+                    conflict |= !await reader.ReadAsync(cancellationToken).ConfigureAwait(false) || reader.GetInt64(0) != expected[statement];
+                }
+
                 statement++;
             }
             while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
