@@ -21,7 +21,6 @@ internal static class EntitiesApi
     private static readonly string[] CoreMembers = [Names.Id, Names.Type, Names.Scope, "@context"];
     private static readonly HashSet<string> NoParameters = new(StringComparer.Ordinal) { "local" };
     private static readonly HashSet<string> OptionsOnly = new(StringComparer.Ordinal) { "options", "local" };
-    private static readonly HashSet<string> DeleteAttributeParameters = new(StringComparer.Ordinal) { "datasetId", "deleteAll", "local" };
 
     public static RouteGroupBuilder MapEntitiesApi(this RouteGroupBuilder api)
     {
@@ -59,7 +58,7 @@ internal static class EntitiesApi
             .Describe("Replace attribute", "Replaces an existing attribute whole.", NoParameters, jsonBody: true)
             .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
         api.MapDelete("/entities/{entityId}/attrs/{attrId}", DeleteAttributeAsync).WithName("DeleteAttribute")
-            .Describe("Delete attribute", "Deletes the default instance, the instance with datasetId, or all instances with deleteAll=true.", DeleteAttributeParameters)
+            .Describe("Delete attribute", "Deletes the default instance, the instance with datasetId, or all instances with deleteAll=true.", QueryParameters.DeleteAttribute)
             .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound);
         return api;
     }
@@ -310,23 +309,12 @@ internal static class EntitiesApi
     private static async Task<IResult> DeleteAttributeAsync(string entityId, string attrId, HttpContext http, EntityService service, IContextResolver resolver, CancellationToken ct)
     {
         var request = http.Request;
-        QueryParameters.RejectUnknown(request.Query, DeleteAttributeParameters);
+        QueryParameters.RejectUnknown(request.Query, QueryParameters.DeleteAttribute);
         var tenant = NgsiLdRequest.Tenant(request);
         EntityParser.ValidateEntityId(entityId);
         var context = await NgsiLdRequest.ContextFromLinkAsync(request, resolver, ct);
-        var deleteAll = QueryParameters.Single(request.Query, "deleteAll") switch
-        {
-            null or "false" => false,
-            "true" => true,
-            var other => throw NgsiLdException.BadRequest($"deleteAll must be true or false, not '{other}'."),
-        };
-        var datasetId = QueryParameters.Single(request.Query, "datasetId");
-        if (datasetId is not null && deleteAll)
-        {
-            throw NgsiLdException.BadRequest("datasetId and deleteAll=true cannot be used together.");
-        }
-
-        await service.DeleteAttributeAsync(tenant, entityId, QueryParameters.ExpandName(attrId, context), datasetId is null or "@none" ? null : QueryParameters.ExpandDatasetId(datasetId, context), deleteAll, ct);
+        var (datasetId, deleteAll) = QueryParameters.DeleteAttributeTarget(request.Query, context);
+        await service.DeleteAttributeAsync(tenant, entityId, QueryParameters.ExpandName(attrId, context), datasetId, deleteAll, ct);
         return Results.NoContent();
     }
 

@@ -154,6 +154,30 @@ internal static class QueryParameters
     }
 
     /// <summary>Expands a datasetId given in a URL (a URI, or a term of the @context); anything that does not end up a URI is 400.</summary>
+    /// <summary>The parameters of Delete Attribute (entity or temporal): which instance, or all of them.</summary>
+    public static readonly HashSet<string> DeleteAttribute = new(StringComparer.Ordinal) { "datasetId", "deleteAll", "local" };
+
+    /// <summary>
+    /// The instance a Delete Attribute names: the one with <c>datasetId</c> (expanded; null for the default instance,
+    /// also spelled <c>@none</c>), or every one with <c>deleteAll=true</c>. BadRequestData for anything else.
+    /// </summary>
+    public static (string? DatasetId, bool DeleteAll) DeleteAttributeTarget(IQueryCollection query, LdContext context)
+    {
+        var deleteAll = Single(query, "deleteAll") switch
+        {
+            null or "false" => false,
+            "true" => true,
+            var other => throw NgsiLdException.BadRequest($"deleteAll must be true or false, not '{other}'."),
+        };
+        var datasetId = Single(query, "datasetId");
+        if (datasetId is not null && deleteAll)
+        {
+            throw NgsiLdException.BadRequest("datasetId and deleteAll=true cannot be used together.");
+        }
+
+        return (datasetId is null or "@none" ? null : ExpandDatasetId(datasetId, context), deleteAll);
+    }
+
     public static string ExpandDatasetId(string datasetId, LdContext context)
     {
         var iri = NameRules.IsUri(datasetId) ? datasetId : context.ExpandTerm(datasetId);

@@ -33,7 +33,6 @@ internal static class TemporalApi
     };
 
     private static readonly HashSet<string> NoParameters = new(StringComparer.Ordinal) { "local" };
-    private static readonly HashSet<string> DeleteAttributeParameters = new(StringComparer.Ordinal) { "datasetId", "deleteAll", "local" };
 
     public static RouteGroupBuilder MapTemporalApi(this RouteGroupBuilder api)
     {
@@ -53,7 +52,7 @@ internal static class TemporalApi
             .Describe("Add temporal attribute instances", "Adds attribute instances to the entity's history (back-filling).", NoParameters, jsonBody: true)
             .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
         api.MapDelete("/temporal/entities/{entityId}/attrs/{attrId}", DeleteAttributeAsync).WithName("DeleteTemporalAttribute")
-            .Describe("Delete temporal attribute", "Deletes the history of the attribute's default instance, of one datasetId, or with deleteAll=true all of it.", DeleteAttributeParameters)
+            .Describe("Delete temporal attribute", "Deletes the history of the attribute's default instance, of one datasetId, or with deleteAll=true all of it.", QueryParameters.DeleteAttribute)
             .Returns(StatusCodes.Status204NoContent).Problems(StatusCodes.Status404NotFound);
         api.MapPatch("/temporal/entities/{entityId}/attrs/{attrId}/{instanceId}", ModifyInstanceAsync).WithName("ModifyTemporalAttributeInstance")
             .Describe("Modify attribute instance", "Overwrites the members sent of one stored instance.", NoParameters, jsonBody: true)
@@ -323,23 +322,12 @@ internal static class TemporalApi
     private static async Task<IResult> DeleteAttributeAsync(string entityId, string attrId, HttpContext http, TemporalService service, IContextResolver resolver, CancellationToken ct)
     {
         var request = http.Request;
-        QueryParameters.RejectUnknown(request.Query, DeleteAttributeParameters);
+        QueryParameters.RejectUnknown(request.Query, QueryParameters.DeleteAttribute);
         var tenant = NgsiLdRequest.Tenant(request);
         EntityParser.ValidateEntityId(entityId);
         var context = await NgsiLdRequest.ContextFromLinkAsync(request, resolver, ct);
-        var deleteAll = QueryParameters.Single(request.Query, "deleteAll") switch
-        {
-            null or "false" => false,
-            "true" => true,
-            var other => throw NgsiLdException.BadRequest($"deleteAll must be true or false, not '{other}'."),
-        };
-        var datasetId = QueryParameters.Single(request.Query, "datasetId");
-        if (datasetId is not null && deleteAll)
-        {
-            throw NgsiLdException.BadRequest("datasetId and deleteAll=true cannot be used together.");
-        }
-
-        await service.DeleteAttributeAsync(tenant, entityId, QueryParameters.ExpandName(attrId, context), datasetId is null or "@none" ? null : QueryParameters.ExpandDatasetId(datasetId, context), deleteAll, ct);
+        var (datasetId, deleteAll) = QueryParameters.DeleteAttributeTarget(request.Query, context);
+        await service.DeleteAttributeAsync(tenant, entityId, QueryParameters.ExpandName(attrId, context), datasetId, deleteAll, ct);
         return Results.NoContent();
     }
 
