@@ -11,9 +11,9 @@ namespace CityOS.Storage.Postgres.Internal;
 /// GetManyAsync lock the rows they read (FOR UPDATE), so a read-modify-write through another connection or
 /// node waits for this transaction and then reads its result: no update is lost.
 /// <para>
-/// Writes whose outcome the session already knows are deferred and sent together before the next statement
-/// that could see them and before the commit: an insert of an id that a read found absent, and an update
-/// of an id that a read found (and locked). Several deferred writes go as one set-based INSERT (and one
+/// Writes whose outcome the session already knows or can bet on are deferred and sent together before the next
+/// statement that could see them and before the commit: an insert of an id that a read found absent or that was
+/// never read (a create), and an update of an id that a read found (and locked). Several deferred writes go as one set-based INSERT (and one
 /// UPDATE) over parameter arrays, so a batch upsert of n entities costs one lookup statement and one or two
 /// write statements instead of n of each. Should a deferred write find the world otherwise (another
 /// transaction inserted the id in between), the flush throws <see cref="DeferredWriteConflictException"/>
@@ -365,7 +365,17 @@ internal sealed class PostgresWriteSession : IEntityWriteSession
             return false;
         }
 
-        if (!_deferWrites || !_found.TryGetValue(row.Id, out var found) || found != expectFound)
+        if (!_deferWrites)
+        {
+            return false;
+        }
+
+        // An insert of an id this transaction has not looked up is deferred on the bet that the id is new (a create:
+        // one round trip fewer, the insert then travels with the history rows and the rest of the flush). Lost bets
+        // are rare and safe: the flush finds the id taken, throws DeferredWriteConflict, and the work runs again
+        // undeferred, where the insert answers false.
+        var known = _found.TryGetValue(row.Id, out var found);
+        if (known ? found != expectFound : expectFound)
         {
             return false;
         }
