@@ -40,7 +40,9 @@ public sealed class ImportAtomicityTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<ImportFileException>(() => EntityImporter.ImportAsync(racing, file, ImportMode.Create, None));
 
         Assert.Equal(7, error.Line);
-        Assert.Equal([Port], racing.TenantsReached.Skip(2));
+        // The port tenant came third, after two tenants' entities were in the transaction. (PostgreSQL may reach a
+        // later tenant too before its flush finds the taken id; the retry then stops at line 7.)
+        Assert.Equal(Port, racing.TenantsReached[2]);
         Assert.Equal(["", Port], (await target.ListTenantsAsync(None)).Order(StringComparer.Ordinal));
         var after = await TransferStores.ContentsAsync(target);
         Assert.Equal(
