@@ -33,8 +33,13 @@ internal static class BenchCommand
         };
         var duration = new Option<int>("--duration")
         {
-            Description = "Seconds of each measured phase (after a 1 s unmeasured warm-up).",
+            Description = "Seconds of each measured phase (after the unmeasured warm-up, see --warmup).",
             DefaultValueFactory = _ => 10,
+        };
+        var warmup = new Option<int>("--warmup")
+        {
+            Description = "Seconds of unmeasured load before each timed phase. The server's JIT keeps recompiling hot code for several seconds after start (tiered, profile-guided), so a steady-state figure needs 5 or more.",
+            DefaultValueFactory = _ => 1,
         };
         var concurrency = new Option<int>("--concurrency")
         {
@@ -63,7 +68,7 @@ internal static class BenchCommand
 
         var command = new Command("bench", "Measure a running CityOS server end to end over HTTP (NGSI-LD create, update, batch upsert, query, geo-query, memory) and write the results to a JSON file.")
         {
-            target, target2, output, scenarios, duration, concurrency, entities, tenant, serverPid, temporalInstances,
+            target, target2, output, scenarios, duration, warmup, concurrency, entities, tenant, serverPid, temporalInstances,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -94,6 +99,7 @@ internal static class BenchCommand
                 OutPath = parse.GetValue(output) is { Length: > 0 } o ? o : "bench-results.json",
                 Scenarios = scenarioList,
                 DurationSeconds = parse.GetValue(duration),
+                WarmupSeconds = parse.GetValue(warmup),
                 Concurrency = parse.GetValue(concurrency),
                 Entities = parse.GetValue(entities),
                 Tenant = parse.GetValue(tenant),

@@ -133,6 +133,7 @@ internal sealed record BenchOptions
     public string? Validate() => this switch
     {
         { DurationSeconds: < 1 or > 3600 } => "--duration must be between 1 and 3600 seconds.",
+        { WarmupSeconds: < 0 or > 600 } => "--warmup must be between 0 and 600 seconds.",
         { Concurrency: < 1 or > 1024 } => "--concurrency must be between 1 and 1024.",
         { Entities: < 1 or > 10_000_000 } => "--entities must be between 1 and 10,000,000.",
         { ServerPid: <= 0 } => "--server-pid must be a positive process id.",

@@ -59,6 +59,9 @@ internal sealed class BenchSettingsReport
 
     public required int DurationSeconds { get; init; }
 
+    /// <summary>Seconds of unmeasured load before each timed phase.</summary>
+    public double WarmupSeconds { get; init; }
+
     public required int Concurrency { get; init; }
 
     public required int Entities { get; init; }

@@ -98,6 +98,7 @@ internal sealed partial class BenchRunner : IDisposable
             {
                 Scenarios = _options.Scenarios,
                 DurationSeconds = _options.DurationSeconds,
+                WarmupSeconds = _options.WarmupSeconds,
                 Concurrency = _options.Concurrency,
                 Entities = _options.Entities,
                 BatchSize = _options.BatchSize,

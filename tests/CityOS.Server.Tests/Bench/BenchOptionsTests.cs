@@ -93,6 +93,17 @@ public sealed class BenchOptionsTests
         Assert.Equal(BenchCommand.UsageExitCode, exitCode);
     }
 
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("601")]
+    public async Task Command_refuses_a_warmup_out_of_range_before_sending_anything(string warmup)
+    {
+        var exitCode = await CityOS.Server.Hosting.CommandLine.Build()
+            .Parse(["bench", "--target", "http://127.0.0.1:9", "--warmup", warmup])
+            .InvokeAsync();
+        Assert.Equal(BenchCommand.UsageExitCode, exitCode);
+    }
+
     [Fact]
     public async Task Command_refuses_twonode_without_a_second_target()
     {

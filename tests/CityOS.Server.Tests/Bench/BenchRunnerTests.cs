@@ -34,10 +34,11 @@ public abstract class BenchRunnerTests : IDisposable
     [Fact]
     public async Task Default_scenarios_run_against_the_broker_and_each_gets_a_verdict_in_the_file()
     {
-        var (exitCode, output, json) = await RunAsync(Options());
+        var (exitCode, output, json) = await RunAsync(Options() with { WarmupSeconds = 0.2 });
 
         Assert.Equal(0, exitCode);
         Assert.True((bool)json["completed"]!);
+        Assert.Equal(0.2, (double)json["settings"]!["warmupSeconds"]!);
         Assert.StartsWith("CityOS ", (string?)json["serverVersion"], StringComparison.Ordinal);
         // The store named by /version sets the write targets (PostgreSQL's issue asks half of SQLite's).
         var postgres = _server.Store == TestStore.Postgres;
