@@ -10,43 +10,22 @@ namespace CityOS.Storage.Postgres.Tests;
 /// Batches on PostgreSQL: GetManyAsync locks what it reads, set-based deferred writes keep every index row,
 /// and overlapping batches through two nodes neither deadlock for good nor lose a write.
 /// </summary>
-#pragma warning disable CA1001 // The store is disposed by IAsyncLifetime.DisposeAsync, xUnit's async teardown.
-public sealed class PostgresBatchTests : IAsyncLifetime
+public sealed class PostgresBatchTests : PostgresStoreTest
 {
     private const string Ns = "https://example.org/ns/";
     private const string Vehicle = Ns + "Vehicle";
     private const string Counter = Ns + "counter";
-    private const string Location = "https://uri.etsi.org/ngsi-ld/location";
-
-    private static readonly CancellationToken None = CancellationToken.None;
-
-    private readonly TestDatabase _database = new();
-    private PostgresEntityStore _store = null!;
-
-    public async Task InitializeAsync()
-    {
-        await _database.CreateAsync();
-        _store = new PostgresEntityStore(_database.ConnectionString);
-        await _store.InitializeAsync(None);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _store.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
-        await _database.DropAsync();
-    }
 
     [Fact]
     public async Task GetMany_locks_the_found_rows_until_the_commit_so_another_node_waits_and_loses_no_update()
     {
         await Insert(Entity("urn:a", Vehicle, (Counter, 0)), Entity("urn:b", Vehicle, (Counter, 0)));
-        await using var other = new PostgresEntityStore(_database.ConnectionString);
+        await using var other = new PostgresEntityStore(Database.ConnectionString);
         await other.InitializeAsync(None);
         var locked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        var first = _store.WriteAsync("", false, async (s, ct) =>
+        var first = Store.WriteAsync("", false, async (s, ct) =>
         {
             var found = await s.GetManyAsync(["urn:b", "urn:a", "urn:missing"], ct);
             locked.TrySetResult();
@@ -75,16 +54,16 @@ public sealed class PostgresBatchTests : IAsyncLifetime
 
         Assert.Equal(2, await first);
         Assert.True(await second);
-        Assert.Equal(11, CounterOf(await _store.GetEntityAsync("", "urn:b", None)));
-        Assert.Equal(1, CounterOf(await _store.GetEntityAsync("", "urn:a", None)));
+        Assert.Equal(11, CounterOf(await Store.GetEntityAsync("", "urn:b", None)));
+        Assert.Equal(1, CounterOf(await Store.GetEntityAsync("", "urn:a", None)));
     }
 
     [Fact]
     public async Task Overlapping_batch_upserts_through_two_nodes_all_commit_and_keep_every_write()
     {
-        await using var otherStore = new PostgresEntityStore(_database.ConnectionString);
+        await using var otherStore = new PostgresEntityStore(Database.ConnectionString);
         await otherStore.InitializeAsync(None);
-        var services = new[] { new EntityService(_store, TimeProvider.System), new EntityService(otherStore, TimeProvider.System) };
+        var services = new[] { new EntityService(Store, TimeProvider.System), new EntityService(otherStore, TimeProvider.System) };
         // Half of the ids exist, half are new to both nodes: they race on inserts (a deferred insert meeting the
         // other's row runs again undeferred) and on row locks (taken in id order by GetManyAsync).
         const int Ids = 60;
@@ -105,14 +84,14 @@ public sealed class PostgresBatchTests : IAsyncLifetime
         Assert.Equal(Ids / 2, results.Sum(r => r.Created.Count));
         for (var i = 0; i < Ids; i++)
         {
-            var entity = (await _store.GetEntityAsync("", $"urn:{i:D3}", None))!;
+            var entity = (await Store.GetEntityAsync("", $"urn:{i:D3}", None))!;
             for (var k = 0; k < Batches; k++)
             {
                 Assert.True(entity.ContainsKey($"{Ns}batch{k}"), $"urn:{i:D3} lost the write of batch {k}");
             }
         }
 
-        Assert.True((await _store.GetEntityAsync("", "urn:003", None))!.ContainsKey($"{Ns}again3"));
+        Assert.True((await Store.GetEntityAsync("", "urn:003", None))!.ContainsKey($"{Ns}again3"));
         Assert.Equal(Ids, await ScalarAsync("SELECT count(*) FROM entity_types"));
     }
 
@@ -121,7 +100,7 @@ public sealed class PostgresBatchTests : IAsyncLifetime
     {
         string[] types = [Ns + "a\"b", Ns + "c\\d", Ns + "e,f {g}", Ns + "NULL", Ns + "h i"];
         var odd = Ns + "attr \"x\\y\",{z}";
-        var service = new EntityService(_store, TimeProvider.System);
+        var service = new EntityService(Store, TimeProvider.System);
         var entities = Enumerable.Range(0, 3).Select(i => Entity($"urn:odd:{i}", types, (odd, i))).ToArray();
 
         await service.BatchUpsertAsync("", [.. entities.Select(Item)], updateMode: false, None);
@@ -129,10 +108,10 @@ public sealed class PostgresBatchTests : IAsyncLifetime
 
         foreach (var type in types)
         {
-            Assert.Equal(3, (await _store.QueryEntitiesAsync("", new EntityQuery { Type = new CityOS.Broker.ComplianceTests.AnyTypeOf(type), Count = true, Limit = 0 }, None)).TotalCount);
+            Assert.Equal(3, (await Store.QueryEntitiesAsync("", new EntityQuery { Type = new CityOS.Broker.ComplianceTests.AnyTypeOf(type), Count = true, Limit = 0 }, None)).TotalCount);
         }
 
-        Assert.Equal(3, (await _store.QueryEntitiesAsync("", new EntityQuery { Attrs = [odd], Count = true, Limit = 0 }, None)).TotalCount);
+        Assert.Equal(3, (await Store.QueryEntitiesAsync("", new EntityQuery { Attrs = [odd], Count = true, Limit = 0 }, None)).TotalCount);
         Assert.Equal(15L, await ScalarAsync("SELECT count(*) FROM entity_types"));
         Assert.Equal("{\"a\\\"b\",\"c\\\\d\",\"\"}", PostgresWriteSession.ArrayLiteral(["a\"b", "c\\d", ""]));
     }
@@ -140,7 +119,7 @@ public sealed class PostgresBatchTests : IAsyncLifetime
     [Fact]
     public async Task Set_based_inserts_and_updates_write_the_q_prefilter_values_of_every_row()
     {
-        var service = new EntityService(_store, TimeProvider.System);
+        var service = new EntityService(Store, TimeProvider.System);
         await service.BatchUpsertAsync("", [.. Enumerable.Range(0, 4).Select(i => Item(Entity($"urn:{i}", Vehicle, (Counter, i))))], updateMode: false, None);
         Assert.Equal(1L, await ScalarAsync($$"""SELECT count(*) FROM entities WHERE vals @> '{"{{Counter}}": [2]}'"""));
 
@@ -153,7 +132,7 @@ public sealed class PostgresBatchTests : IAsyncLifetime
     [Fact]
     public async Task Deleting_entities_removes_their_type_rows_and_geo_boxes()
     {
-        var service = new EntityService(_store, TimeProvider.System);
+        var service = new EntityService(Store, TimeProvider.System);
         await service.BatchUpsertAsync("", [.. Enumerable.Range(0, 4).Select(i => Item(WithLocation(Entity($"urn:{i}", [Vehicle, Ns + "Other"]), i, i)))], updateMode: false, None);
         Assert.Equal(8L, await ScalarAsync("SELECT count(*) FROM entity_types"));
         Assert.Equal(4L, await ScalarAsync("SELECT count(*) FROM entity_geo"));
@@ -174,13 +153,13 @@ public sealed class PostgresBatchTests : IAsyncLifetime
     {
         foreach (var entity in entities)
         {
-            Assert.True(await _store.WriteAsync("", true, (s, ct) => s.InsertAsync(entity, ct), None));
+            Assert.True(await Store.WriteAsync("", true, (s, ct) => s.InsertAsync(entity, ct), None));
         }
     }
 
     private async Task<long> ScalarAsync(string sql)
     {
-        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await using var connection = new NpgsqlConnection(Database.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         return (long)(await command.ExecuteScalarAsync())!;
@@ -193,26 +172,6 @@ public sealed class PostgresBatchTests : IAsyncLifetime
             ["type"] = "GeoProperty",
             ["value"] = new JsonObject { ["type"] = "Point", ["coordinates"] = new JsonArray(lon, lat) },
         });
-        return entity;
-    }
-
-    private static JsonObject Entity(string id, string type, params (string Attribute, JsonNode? Value)[] properties) =>
-        Entity(id, [type], properties);
-
-    private static JsonObject Entity(string id, string[] types, params (string Attribute, JsonNode? Value)[] properties)
-    {
-        var entity = new JsonObject
-        {
-            ["id"] = id,
-            ["type"] = new JsonArray([.. types.Select(t => (JsonNode?)JsonValue.Create(t))]),
-            ["createdAt"] = "2026-11-23T10:00:00.000000Z",
-            ["modifiedAt"] = "2026-11-23T10:00:00.000000Z",
-        };
-        foreach (var (attribute, value) in properties)
-        {
-            entity[attribute] = new JsonArray(new JsonObject { ["type"] = "Property", ["value"] = value });
-        }
-
         return entity;
     }
 }

@@ -11,32 +11,11 @@ namespace CityOS.Storage.Postgres.Tests;
 /// The q prefilter (vals column, migration 2) and the geo driver: the SQL narrows the candidates, and the
 /// answers stay exactly what <see cref="EntityQuery.Matches"/> accepts.
 /// </summary>
-#pragma warning disable CA1001 // The store is disposed by IAsyncLifetime.DisposeAsync, xUnit's async teardown.
-public sealed class PostgresQPrefilterTests : IAsyncLifetime
+public sealed class PostgresQPrefilterTests : PostgresStoreTest
 {
     private const string Ns = "https://uri.etsi.org/ngsi-ld/default-context/";
     private const string Thing = Ns + "Thing";
     private const string Other = Ns + "Other";
-    private const string Location = "https://uri.etsi.org/ngsi-ld/location";
-
-    private static readonly CancellationToken None = CancellationToken.None;
-
-    private readonly TestDatabase _database = new();
-    private PostgresEntityStore _store = null!;
-
-    public async Task InitializeAsync()
-    {
-        await _database.CreateAsync();
-        _store = new PostgresEntityStore(_database.ConnectionString);
-        await _store.InitializeAsync(None);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _store.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
-        await _database.DropAsync();
-    }
 
     public static TheoryData<string> TrickyQueries() =>
     [
@@ -66,8 +45,8 @@ public sealed class PostgresQPrefilterTests : IAsyncLifetime
         foreach (var type in new TypeExpression?[] { null, new TypeName(Thing) })
         {
             var query = new EntityQuery { Q = q, Type = type, Limit = 1000, Count = true };
-            var counted = await _store.QueryEntitiesAsync("", query, None);
-            var paged = await _store.QueryEntitiesAsync("", query with { Count = false, Limit = 2, Offset = 1 }, None);
+            var counted = await Store.QueryEntitiesAsync("", query, None);
+            var paged = await Store.QueryEntitiesAsync("", query with { Count = false, Limit = 2, Offset = 1 }, None);
 
             var want = type is null ? expected : expected.Where(id => entities.Single(e => Id(e) == id)["type"]![0]!.GetValue<string>() == Thing).ToList();
             Assert.Equal(want, counted.Entities.Select(Id));
@@ -95,7 +74,7 @@ public sealed class PostgresQPrefilterTests : IAsyncLifetime
     [Fact]
     public async Task String_equality_on_a_large_tenant_uses_the_values_index()
     {
-        await _store.WriteAsync("", true, async (s, ct) =>
+        await Store.WriteAsync("", true, async (s, ct) =>
         {
             for (var i = 0; i < 3000; i++)
             {
@@ -104,10 +83,10 @@ public sealed class PostgresQPrefilterTests : IAsyncLifetime
 
             return true;
         }, None);
-        await _database.ExecuteAsync("ANALYZE");
+        await Database.ExecuteAsync("ANALYZE");
 
         var plan = await ExplainAsync("s==\"v1234\"", null);
-        var page = await _store.QueryEntitiesAsync("", new EntityQuery { Q = QParser.Parse("s==\"v1234\"", LdContext.Core) }, None);
+        var page = await Store.QueryEntitiesAsync("", new EntityQuery { Q = QParser.Parse("s==\"v1234\"", LdContext.Core) }, None);
 
         Assert.Contains("entities_by_vals", plan, StringComparison.Ordinal);
         Assert.Equal(["urn:1234"], page.Entities.Select(Id));
@@ -118,19 +97,19 @@ public sealed class PostgresQPrefilterTests : IAsyncLifetime
     {
         var entities = TrickyEntities();
         await InsertAllAsync(entities);
-        await _store.DisposeAsync();
+        await Store.DisposeAsync();
         NpgsqlConnection.ClearAllPools();
 
         // Back to schema version 1, with its rows.
-        await _database.ExecuteAsync("""
+        await Database.ExecuteAsync("""
             DROP INDEX entities_by_vals; ALTER TABLE entities DROP COLUMN vals;
             DELETE FROM cityos_migrations WHERE version = 2;
             """);
-        _store = new PostgresEntityStore(_database.ConnectionString);
-        await _store.InitializeAsync(None);
+        Store = new PostgresEntityStore(Database.ConnectionString);
+        await Store.InitializeAsync(None);
 
         var q = QParser.Parse("t>20|s==\"abc\"", LdContext.Core);
-        var page = await _store.QueryEntitiesAsync("", new EntityQuery { Q = q, Limit = 1000 }, None);
+        var page = await Store.QueryEntitiesAsync("", new EntityQuery { Q = q, Limit = 1000 }, None);
 
         Assert.Equal(1, await ScalarAsync("SELECT count(*) FROM cityos_migrations WHERE version = 2"));
         Assert.Equal(entities.Where(q.Matches).Select(Id), page.Entities.Select(Id));
@@ -140,7 +119,7 @@ public sealed class PostgresQPrefilterTests : IAsyncLifetime
     [Fact]
     public async Task A_geo_query_drives_from_the_boxes_before_any_statistics_exist()
     {
-        await _store.WriteAsync("", true, async (s, ct) =>
+        await Store.WriteAsync("", true, async (s, ct) =>
         {
             for (var i = 0; i < 3000; i++)
             {
@@ -159,8 +138,8 @@ public sealed class PostgresQPrefilterTests : IAsyncLifetime
         // No ANALYZE: the tables have never been analyzed, as right after a bulk load.
         var geo = GeoQuery.Parse("within", "Polygon", "[[[0.095,0.095],[0.205,0.095],[0.205,0.205],[0.095,0.205],[0.095,0.095]]]", null, LdContext.Core);
         var query = new EntityQuery { Geo = geo, Type = new TypeName(Thing), Q = QParser.Parse("t<40", LdContext.Core), Count = true, Limit = 1000 };
-        var plan = await _store.ExplainQueryAsync("", query, None);
-        var page = await _store.QueryEntitiesAsync("", query, None);
+        var plan = await Store.ExplainQueryAsync("", query, None);
+        var page = await Store.QueryEntitiesAsync("", query, None);
 
         Assert.Contains("entity_geo_by_box", plan, StringComparison.Ordinal);
         Assert.Contains("entities_pkey", plan, StringComparison.Ordinal);
@@ -179,7 +158,7 @@ public sealed class PostgresQPrefilterTests : IAsyncLifetime
         // Without a count the box's list is looked up in slices: pages past the first slice stay exact.
         foreach (var (offset, limit) in new[] { (0, 5), (40, 10), (45, 20), (0, 1000) })
         {
-            var paged = await _store.QueryEntitiesAsync("", query with { Count = false, Offset = offset, Limit = limit }, None);
+            var paged = await Store.QueryEntitiesAsync("", query with { Count = false, Offset = offset, Limit = limit }, None);
             Assert.Equal(expected.Skip(offset).Take(limit), paged.Entities.Select(Id));
         }
     }
@@ -189,8 +168,8 @@ public sealed class PostgresQPrefilterTests : IAsyncLifetime
     {
         // Written in SQL: ten thousand entities through the store would take most of a minute here.
         var count = Internal.QuerySql.MaxGeoDriverEntities + 200;
-        await _store.WriteAsync("", true, (s, ct) => s.InsertAsync(Entity("urn:first", Thing, ("t", 1)), ct), None);
-        await _database.ExecuteAsync($$"""
+        await Store.WriteAsync("", true, (s, ct) => s.InsertAsync(Entity("urn:first", Thing, ("t", 1)), ct), None);
+        await Database.ExecuteAsync($$"""
             INSERT INTO entities (tenant, id, types, attr_names, attrs, doc, vals)
             SELECT '', 'urn:' || lpad(i::text, 6, '0'), ARRAY['{{Thing}}'], ARRAY['{{Ns}}t', '{{Location}}'],
                    '[["{{Ns}}t", "Property"], ["{{Location}}", "GeoProperty"]]',
@@ -210,18 +189,18 @@ public sealed class PostgresQPrefilterTests : IAsyncLifetime
         var geo = GeoQuery.Parse("within", "Polygon", "[[[-1,-1],[2,-1],[2,2],[-1,2],[-1,-1]]]", null, LdContext.Core);
         var query = new EntityQuery { Geo = geo, Q = QParser.Parse("t==7", LdContext.Core), Offset = 3, Limit = 5 };
 
-        var plan = await _store.ExplainQueryAsync("", query, None);
-        var page = await _store.QueryEntitiesAsync("", query, None);
+        var plan = await Store.ExplainQueryAsync("", query, None);
+        var page = await Store.QueryEntitiesAsync("", query, None);
 
         Assert.DoesNotContain("unnest", plan, StringComparison.Ordinal);
         Assert.Equal(new[] { 157, 207, 257, 307, 357 }.Select(i => $"urn:{i:D6}"), page.Entities.Select(Id));
     }
 
     private Task<string> ExplainAsync(string q, TypeExpression? type) =>
-        _store.ExplainQueryAsync("", new EntityQuery { Q = QParser.Parse(q, LdContext.Core), Type = type }, None);
+        Store.ExplainQueryAsync("", new EntityQuery { Q = QParser.Parse(q, LdContext.Core), Type = type }, None);
 
     private Task<bool> InsertAllAsync(List<JsonObject> entities) =>
-        _store.WriteAsync("", true, async (s, ct) =>
+        Store.WriteAsync("", true, async (s, ct) =>
         {
             foreach (var entity in entities)
             {
@@ -233,7 +212,7 @@ public sealed class PostgresQPrefilterTests : IAsyncLifetime
 
     private async Task<long> ScalarAsync(string sql)
     {
-        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await using var connection = new NpgsqlConnection(Database.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
@@ -290,20 +269,7 @@ public sealed class PostgresQPrefilterTests : IAsyncLifetime
         ];
     }
 
-    private static JsonObject Entity(string id, string type, params (string Attribute, JsonNode? Value)[] properties)
-    {
-        var entity = new JsonObject
-        {
-            ["id"] = id,
-            ["type"] = new JsonArray(type),
-            ["createdAt"] = "2026-11-23T10:00:00.000000Z",
-            ["modifiedAt"] = "2026-11-23T10:00:00.000000Z",
-        };
-        foreach (var (attribute, value) in properties)
-        {
-            entity[Ns + attribute] = new JsonArray(new JsonObject { ["type"] = "Property", ["value"] = value });
-        }
-
-        return entity;
-    }
+    // Attribute names here are short; they live in the default vocabulary.
+    private static new JsonObject Entity(string id, string type, params (string Attribute, JsonNode? Value)[] properties) =>
+        PostgresStoreTest.Entity(id, [type], [.. properties.Select(p => (Ns + p.Attribute, p.Value))]);
 }

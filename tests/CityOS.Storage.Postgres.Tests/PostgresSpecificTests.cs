@@ -10,44 +10,23 @@ using Npgsql;
 namespace CityOS.Storage.Postgres.Tests;
 
 /// <summary>Behaviour of the PostgreSQL store beyond the shared contract: indexes, several nodes, migrations, errors.</summary>
-#pragma warning disable CA1001 // The store is disposed by IAsyncLifetime.DisposeAsync, xUnit's async teardown.
-public sealed class PostgresSpecificTests : IAsyncLifetime
+public sealed class PostgresSpecificTests : PostgresStoreTest
 {
     private const string Ns = "https://example.org/ns/";
     private const string Vehicle = Ns + "Vehicle";
     private const string Building = Ns + "Building";
     private const string Rare = Ns + "Rare";
     private const string Counter = Ns + "counter";
-    private const string Location = "https://uri.etsi.org/ngsi-ld/location";
-
-    private static readonly CancellationToken None = CancellationToken.None;
-
-    private readonly TestDatabase _database = new();
-    private PostgresEntityStore _store = null!;
-
-    public async Task InitializeAsync()
-    {
-        await _database.CreateAsync();
-        _store = new PostgresEntityStore(_database.ConnectionString);
-        await _store.InitializeAsync(None);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _store.DisposeAsync();
-        NpgsqlConnection.ClearAllPools();
-        await _database.DropAsync();
-    }
 
     [Fact]
     public async Task Updates_and_deletes_find_type_rows_and_boxes_by_index_before_any_statistics_exist()
     {
         // As during a first load: statistics taken while the tables were small, then many more rows. Joining the
         // CTE's row with entity_geo then made the planner scan and hash every box for each single update.
-        await _database.ExecuteAsync("ALTER TABLE entity_geo SET (autovacuum_enabled = false); ALTER TABLE entity_types SET (autovacuum_enabled = false)");
+        await Database.ExecuteAsync("ALTER TABLE entity_geo SET (autovacuum_enabled = false); ALTER TABLE entity_types SET (autovacuum_enabled = false)");
         for (var (from, to) = (0, 50); from < 20000; (from, to) = (to, 20000))
         {
-            await _store.WriteAsync("", true, async (s, ct) =>
+            await Store.WriteAsync("", true, async (s, ct) =>
             {
                 for (var i = from; i < to; i++)
                 {
@@ -58,11 +37,11 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
             }, None);
             if (from == 0)
             {
-                await _database.ExecuteAsync("ANALYZE entity_geo; ANALYZE entity_types");
+                await Database.ExecuteAsync("ANALYZE entity_geo; ANALYZE entity_types");
             }
         }
 
-        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await using var connection = new NpgsqlConnection(Database.ConnectionString);
         await connection.OpenAsync();
         foreach (var sql in new[] { PostgresWriteSession.UpdateSql, PostgresWriteSession.DeleteSql })
         {
@@ -103,7 +82,7 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
     public async Task Type_and_geo_lookups_use_their_indexes()
     {
         // Enough rows (and fresh statistics) that a sequential scan is not the cheapest plan.
-        await _store.WriteAsync("", true, async (s, ct) =>
+        await Store.WriteAsync("", true, async (s, ct) =>
         {
             for (var i = 0; i < 2000; i++)
             {
@@ -112,19 +91,19 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
 
             return true;
         }, None);
-        await _database.ExecuteAsync("ANALYZE");
+        await Database.ExecuteAsync("ANALYZE");
 
-        var typePlan = await _store.ExplainQueryAsync("", new EntityQuery { Type = new TypeName(Rare) }, None);
+        var typePlan = await Store.ExplainQueryAsync("", new EntityQuery { Type = new TypeName(Rare) }, None);
         Assert.Contains("entity_types_by_type", typePlan, StringComparison.Ordinal);
 
         var geo = GeoQuery.Parse("within", "Polygon", "[[[0.9,0.9],[2.1,0.9],[2.1,2.1],[0.9,2.1],[0.9,0.9]]]", null, LdContext.Core);
-        var geoPlan = await _store.ExplainQueryAsync("", new EntityQuery { Geo = geo }, None);
+        var geoPlan = await Store.ExplainQueryAsync("", new EntityQuery { Geo = geo }, None);
         Assert.Contains("entity_geo_by_box", geoPlan, StringComparison.Ordinal);
 
-        var page = await _store.QueryEntitiesAsync("", new EntityQuery { Type = new TypeName(Rare), Count = true }, None);
+        var page = await Store.QueryEntitiesAsync("", new EntityQuery { Type = new TypeName(Rare), Count = true }, None);
         Assert.Equal(["urn:0", "urn:400", "urn:800", "urn:1200", "urn:1600"], page.Entities.Select(e => (string)e["id"]!));
         Assert.Equal(5, page.TotalCount);
-        var inBox = await _store.QueryEntitiesAsync("", new EntityQuery { Geo = geo, Count = true, Limit = 100 }, None);
+        var inBox = await Store.QueryEntitiesAsync("", new EntityQuery { Geo = geo, Count = true, Limit = 100 }, None);
         Assert.Equal(9, inBox.TotalCount); // x and y in {1, 1.5, 2}
     }
 
@@ -137,25 +116,25 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
         await InsertAsync(new JsonObject { ["id"] = "urn:none", ["type"] = new JsonArray(Vehicle) });
         var triangle = GeoQuery.Parse("within", "Polygon", "[[[9,8],[12,8],[9,11],[9,8]]]", null, LdContext.Core);
 
-        var page = await _store.QueryEntitiesAsync("", new EntityQuery { Geo = triangle, Count = true }, None);
+        var page = await Store.QueryEntitiesAsync("", new EntityQuery { Geo = triangle, Count = true }, None);
 
         Assert.Equal(["urn:in"], page.Entities.Select(e => (string)e["id"]!));
         Assert.Equal(1, page.TotalCount);
         var elsewhere = GeoQuery.Parse("within", "Polygon", "[[[9,8],[12,8],[9,11],[9,8]]]", Ns + "elsewhere", LdContext.Core);
-        Assert.Empty((await _store.QueryEntitiesAsync("", new EntityQuery { Geo = elsewhere }, None)).Entities);
+        Assert.Empty((await Store.QueryEntitiesAsync("", new EntityQuery { Geo = elsewhere }, None)).Entities);
     }
 
     [Fact]
     public async Task Moving_an_entity_moves_its_geo_box()
     {
         await InsertAsync(Entity("urn:car", Vehicle, 10, 10));
-        await _store.WriteAsync("", false, async (s, ct) => { await s.UpdateAsync(Entity("urn:car", Vehicle, 50, 50), ct); return true; }, None);
+        await Store.WriteAsync("", false, async (s, ct) => { await s.UpdateAsync(Entity("urn:car", Vehicle, 50, 50), ct); return true; }, None);
         var near10 = GeoQuery.Parse("within", "Polygon", "[[[9,9],[11,9],[11,11],[9,11],[9,9]]]", null, LdContext.Core);
         var near50 = GeoQuery.Parse("within", "Polygon", "[[[49,49],[51,49],[51,51],[49,51],[49,49]]]", null, LdContext.Core);
 
-        Assert.Empty((await _store.QueryEntitiesAsync("", new EntityQuery { Geo = near10 }, None)).Entities);
-        Assert.Single((await _store.QueryEntitiesAsync("", new EntityQuery { Geo = near50 }, None)).Entities);
-        Assert.True(await _store.WriteAsync("", false, (s, ct) => s.DeleteAsync("urn:car", ct), None));
+        Assert.Empty((await Store.QueryEntitiesAsync("", new EntityQuery { Geo = near10 }, None)).Entities);
+        Assert.Single((await Store.QueryEntitiesAsync("", new EntityQuery { Geo = near50 }, None)).Entities);
+        Assert.True(await Store.WriteAsync("", false, (s, ct) => s.DeleteAsync("urn:car", ct), None));
         Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM entity_geo"));
     }
 
@@ -163,7 +142,7 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
     public async Task Pages_of_a_doc_filtered_query_are_exact_across_candidate_chunks()
     {
         const string N = "https://uri.etsi.org/ngsi-ld/default-context/n";
-        await _store.WriteAsync("", true, async (s, ct) =>
+        await Store.WriteAsync("", true, async (s, ct) =>
         {
             for (var i = 0; i < 3000; i++)
             {
@@ -175,9 +154,9 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
         var q = QParser.Parse("n>=900", LdContext.Core);
 
         // Offset 250 of the 300 matches lies past the first chunks of candidates (which grow from 64).
-        var page = await _store.QueryEntitiesAsync("", new EntityQuery { Q = q, Type = new TypeName(Vehicle), Offset = 250, Limit = 30 }, None);
-        var last = await _store.QueryEntitiesAsync("", new EntityQuery { Q = q, Offset = 290, Limit = 30 }, None);
-        var counted = await _store.QueryEntitiesAsync("", new EntityQuery { Q = q, Offset = 290, Limit = 30, Count = true }, None);
+        var page = await Store.QueryEntitiesAsync("", new EntityQuery { Q = q, Type = new TypeName(Vehicle), Offset = 250, Limit = 30 }, None);
+        var last = await Store.QueryEntitiesAsync("", new EntityQuery { Q = q, Offset = 290, Limit = 30 }, None);
+        var counted = await Store.QueryEntitiesAsync("", new EntityQuery { Q = q, Offset = 290, Limit = 30, Count = true }, None);
 
         Assert.Equal(Enumerable.Range(0, 30).Select(k => $"urn:{2950 + k:D4}"), page.Entities.Select(e => (string)e["id"]!));
         Assert.Equal(Enumerable.Range(0, 10).Select(k => $"urn:{2990 + k:D4}"), last.Entities.Select(e => (string)e["id"]!));
@@ -190,7 +169,7 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
     public async Task Concurrent_read_modify_writes_through_two_stores_lose_no_update()
     {
         await InsertAsync(Entity("urn:c", Vehicle, (Counter, 0)));
-        await using var other = new PostgresEntityStore(_database.ConnectionString);
+        await using var other = new PostgresEntityStore(Database.ConnectionString);
         await other.InitializeAsync(None);
         const int PerStore = 40;
 
@@ -205,7 +184,7 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
             return true;
         }, None);
 
-        await Task.WhenAll(Enumerable.Range(0, PerStore).SelectMany(_ => new[] { IncrementAsync(_store), IncrementAsync(other) }));
+        await Task.WhenAll(Enumerable.Range(0, PerStore).SelectMany(_ => new[] { IncrementAsync(Store), IncrementAsync(other) }));
 
         var stored = await other.GetEntityAsync("", "urn:c", None);
         Assert.Equal(2 * PerStore, (int)stored![Counter]![0]!["value"]!);
@@ -216,7 +195,7 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
     {
         await InsertAsync(Entity("urn:x", Vehicle, (Counter, 0)));
         await InsertAsync(Entity("urn:y", Vehicle, (Counter, 0)));
-        await using var other = new PostgresEntityStore(_database.ConnectionString);
+        await using var other = new PostgresEntityStore(Database.ConnectionString);
         await other.InitializeAsync(None);
         var attempts = 0;
         using var bothHoldTheirFirstLock = new Barrier(2);
@@ -240,11 +219,11 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
             return true;
         }, None);
 
-        await Task.WhenAll(LockBoth(_store, "urn:x", "urn:y"), LockBoth(other, "urn:y", "urn:x"));
+        await Task.WhenAll(LockBoth(Store, "urn:x", "urn:y"), LockBoth(other, "urn:y", "urn:x"));
 
         Assert.True(attempts >= 3, "one of the two works must have been run again after the deadlock");
-        Assert.Equal(2, (int)(await _store.GetEntityAsync("", "urn:x", None))![Counter]![0]!["value"]!);
-        Assert.Equal(2, (int)(await _store.GetEntityAsync("", "urn:y", None))![Counter]![0]!["value"]!);
+        Assert.Equal(2, (int)(await Store.GetEntityAsync("", "urn:x", None))![Counter]![0]!["value"]!);
+        Assert.Equal(2, (int)(await Store.GetEntityAsync("", "urn:y", None))![Counter]![0]!["value"]!);
     }
 
     [Fact]
@@ -252,25 +231,25 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
     {
         await InsertAsync(Entity("urn:a", Vehicle));
 
-        var (duplicate, next) = await _store.WriteAsync("", false, async (s, ct) =>
+        var (duplicate, next) = await Store.WriteAsync("", false, async (s, ct) =>
             (await s.InsertAsync(Entity("urn:a", Building), ct), await s.InsertAsync(Entity("urn:b", Building), ct)), None);
 
         Assert.False(duplicate);
         Assert.True(next);
-        Assert.NotNull(await _store.GetEntityAsync("", "urn:b", None));
-        Assert.Equal(Vehicle, (string)(await _store.GetEntityAsync("", "urn:a", None))!["type"]![0]!);
+        Assert.NotNull(await Store.GetEntityAsync("", "urn:b", None));
+        Assert.Equal(Vehicle, (string)(await Store.GetEntityAsync("", "urn:a", None))!["type"]![0]!);
     }
 
     [Fact]
     public async Task An_upsert_whose_id_another_node_inserted_meanwhile_runs_again_and_updates_it()
     {
-        await using var other = new PostgresEntityStore(_database.ConnectionString);
+        await using var other = new PostgresEntityStore(Database.ConnectionString);
         await other.InitializeAsync(None);
         var attempts = 0;
 
         // Upsert as the broker does it: look up, then insert when absent or update when present. Between the
         // lookup and the (deferred) insert of the first attempt, another node commits the same id.
-        var outcome = await _store.WriteAsync("", true, async (s, ct) =>
+        var outcome = await Store.WriteAsync("", true, async (s, ct) =>
         {
             var attempt = Interlocked.Increment(ref attempts);
             var existing = await s.GetAsync("urn:u", ct);
@@ -291,7 +270,7 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
 
         Assert.Equal(2, attempts);
         Assert.Equal("updated", outcome);
-        Assert.Equal(101, (int)(await _store.GetEntityAsync("", "urn:u", None))![Counter]![0]!["value"]!);
+        Assert.Equal(101, (int)(await Store.GetEntityAsync("", "urn:u", None))![Counter]![0]!["value"]!);
     }
 
     [Fact]
@@ -300,7 +279,7 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
         const int Count = CityOS.Storage.Postgres.Internal.PostgresWriteSession.MaxDeferredWrites + 500;
         await InsertAsync(Entity("urn:e0", Vehicle, (Counter, 0)));
 
-        await _store.WriteAsync("", false, async (s, ct) =>
+        await Store.WriteAsync("", false, async (s, ct) =>
         {
             for (var i = 0; i < Count; i++)
             {
@@ -323,16 +302,16 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
             return true;
         }, None);
 
-        Assert.Equal(-1, (int)(await _store.GetEntityAsync("", "urn:e0", None))![Counter]![0]!["value"]!);
-        Assert.Equal(Count - 1, (int)(await _store.GetEntityAsync("", $"urn:e{Count - 1}", None))![Counter]![0]!["value"]!);
-        var page = await _store.QueryEntitiesAsync("", new EntityQuery { Type = new TypeName(Vehicle), Limit = 1, Count = true }, None);
+        Assert.Equal(-1, (int)(await Store.GetEntityAsync("", "urn:e0", None))![Counter]![0]!["value"]!);
+        Assert.Equal(Count - 1, (int)(await Store.GetEntityAsync("", $"urn:e{Count - 1}", None))![Counter]![0]!["value"]!);
+        var page = await Store.QueryEntitiesAsync("", new EntityQuery { Type = new TypeName(Vehicle), Limit = 1, Count = true }, None);
         Assert.Equal(Count, page.TotalCount);
     }
 
     [Fact]
     public async Task A_tenant_created_by_one_node_is_seen_by_another_without_restart()
     {
-        await using var other = new PostgresEntityStore(_database.ConnectionString);
+        await using var other = new PostgresEntityStore(Database.ConnectionString);
         await other.InitializeAsync(None);
         Assert.False(await other.TenantExistsAsync("city", None));
 
@@ -375,9 +354,9 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
     [Fact]
     public async Task Ready_while_the_server_answers_and_not_after_dispose()
     {
-        Assert.Equal("postgres", _store.Name);
-        Assert.True(await _store.IsReadyAsync(None));
-        await using var other = new PostgresEntityStore(_database.ConnectionString);
+        Assert.Equal("postgres", Store.Name);
+        Assert.True(await Store.IsReadyAsync(None));
+        await using var other = new PostgresEntityStore(Database.ConnectionString);
         await other.DisposeAsync();
         Assert.False(await other.IsReadyAsync(None));
     }
@@ -385,8 +364,8 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
     [Fact]
     public async Task A_schema_from_a_newer_build_is_refused_with_a_clear_message()
     {
-        await _database.ExecuteAsync("INSERT INTO cityos_migrations (version, description) VALUES (999, 'from the future')");
-        await using var store = new PostgresEntityStore(_database.ConnectionString);
+        await Database.ExecuteAsync("INSERT INTO cityos_migrations (version, description) VALUES (999, 'from the future')");
+        await using var store = new PostgresEntityStore(Database.ConnectionString);
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.InitializeAsync(None));
 
@@ -425,7 +404,7 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
         entity[Counter]![0]!["alpha"] = JsonNode.Parse("1e3");
         await InsertAsync(entity);
 
-        var stored = await _store.GetEntityAsync("", "urn:a", None);
+        var stored = await Store.GetEntityAsync("", "urn:a", None);
 
         Assert.Equal(entity.ToJsonString(), stored!.ToJsonString());
     }
@@ -433,18 +412,18 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
     [Fact]
     public async Task Write_to_a_missing_tenant_without_create_fails_NonexistentTenant()
     {
-        var error = await Assert.ThrowsAsync<NgsiLdException>(() => _store.WriteAsync("ghost", false, (s, ct) => s.InsertAsync(Entity("urn:a", Vehicle), ct), None));
+        var error = await Assert.ThrowsAsync<NgsiLdException>(() => Store.WriteAsync("ghost", false, (s, ct) => s.InsertAsync(Entity("urn:a", Vehicle), ct), None));
 
         Assert.Equal(ErrorType.NonexistentTenant, error.Type);
         Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM tenants WHERE name = 'ghost'"));
     }
 
     private Task<bool> InsertAsync(JsonObject entity, string tenant = "") =>
-        _store.WriteAsync(tenant, true, (s, ct) => s.InsertAsync(entity.DeepClone().AsObject(), ct), None);
+        Store.WriteAsync(tenant, true, (s, ct) => s.InsertAsync(entity.DeepClone().AsObject(), ct), None);
 
     private async Task<long> ScalarAsync(string sql)
     {
-        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await using var connection = new NpgsqlConnection(Database.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         return (long)(await command.ExecuteScalarAsync())!;
@@ -458,23 +437,6 @@ public sealed class PostgresSpecificTests : IAsyncLifetime
             ["type"] = "GeoProperty",
             ["value"] = new JsonObject { ["type"] = "Point", ["coordinates"] = new JsonArray(lon, lat) },
         });
-        return entity;
-    }
-
-    private static JsonObject Entity(string id, string type, params (string Attribute, JsonNode? Value)[] properties)
-    {
-        var entity = new JsonObject
-        {
-            ["id"] = id,
-            ["type"] = new JsonArray(type),
-            ["createdAt"] = "2026-11-23T10:00:00.000000Z",
-            ["modifiedAt"] = "2026-11-23T10:00:00.000000Z",
-        };
-        foreach (var (attribute, value) in properties)
-        {
-            entity[attribute] = new JsonArray(new JsonObject { ["type"] = "Property", ["value"] = value });
-        }
-
         return entity;
     }
 }
