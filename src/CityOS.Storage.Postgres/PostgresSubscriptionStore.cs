@@ -8,7 +8,7 @@ namespace CityOS.Storage.Postgres;
 /// <summary>NGSI-LD subscriptions in the same database (and schema) as the entities.</summary>
 public sealed class PostgresSubscriptionStore : ISubscriptionStore
 {
-    private const string Columns = "tenant, id, doc, created_at, modified_at, times_sent, times_failed, last_notification, last_success, last_failure";
+    private const string Columns = StoredSubscriptionRow.Columns;
 
     private readonly PostgresEntityStore _store;
 
@@ -28,7 +28,7 @@ public sealed class PostgresSubscriptionStore : ISubscriptionStore
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            list.Add(Read(reader));
+            list.Add(StoredSubscriptionRow.Read(reader));
         }
 
         return list;
@@ -44,7 +44,7 @@ public sealed class PostgresSubscriptionStore : ISubscriptionStore
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = id });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? StoredSubscriptionRow.Read(reader) : null;
     }
 
     /// <inheritdoc />
@@ -142,17 +142,4 @@ public sealed class PostgresSubscriptionStore : ISubscriptionStore
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = subscription.CreatedAt.ToString("O", CultureInfo.InvariantCulture) });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = subscription.ModifiedAt.ToString("O", CultureInfo.InvariantCulture) });
     }
-
-    private static DateTimeOffset? ReadTime(NpgsqlDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : Parse(reader.GetString(ordinal));
-
-    private static DateTimeOffset Parse(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
-
-    private static StoredSubscription Read(NpgsqlDataReader reader) => new(
-        reader.GetString(0),
-        reader.GetString(1),
-        reader.GetString(2),
-        Parse(reader.GetString(3)),
-        Parse(reader.GetString(4)),
-        new DeliveryStatus(reader.GetInt64(5), reader.GetInt64(6), ReadTime(reader, 7), ReadTime(reader, 8), ReadTime(reader, 9)));
 }

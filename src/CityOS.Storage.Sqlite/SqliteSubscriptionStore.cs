@@ -9,7 +9,7 @@ namespace CityOS.Storage.Sqlite;
 /// <summary>NGSI-LD subscriptions in the same database as the entities; writes go through the store's single writer.</summary>
 public sealed class SqliteSubscriptionStore : ISubscriptionStore
 {
-    private const string Columns = "tenant, id, doc, created_at, modified_at, times_sent, times_failed, last_notification, last_success, last_failure";
+    private const string Columns = StoredSubscriptionRow.Columns;
 
     private readonly SqliteEntityStore _store;
 
@@ -29,7 +29,7 @@ public sealed class SqliteSubscriptionStore : ISubscriptionStore
                 using var reader = connection.Command($"SELECT {Columns} FROM subscriptions ORDER BY tenant, created_at, id").ExecuteReader();
                 while (reader.Read())
                 {
-                    list.Add(Read(reader));
+                    list.Add(StoredSubscriptionRow.Read(reader));
                 }
 
                 return list;
@@ -48,7 +48,7 @@ public sealed class SqliteSubscriptionStore : ISubscriptionStore
                 command.Parameters.AddWithValue("$tenant", tenant);
                 command.Parameters.AddWithValue("$id", id);
                 using var reader = command.ExecuteReader();
-                return reader.Read() ? Read(reader) : null;
+                return reader.Read() ? StoredSubscriptionRow.Read(reader) : null;
             },
             cancellationToken);
     }
@@ -158,17 +158,4 @@ public sealed class SqliteSubscriptionStore : ISubscriptionStore
     }
 
     private static object Time(DateTimeOffset? time) => time is { } t ? Timestamps.Format(t) : DBNull.Value;
-
-    private static DateTimeOffset? ReadTime(SqliteDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : Parse(reader.GetString(ordinal));
-
-    private static DateTimeOffset Parse(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
-
-    private static StoredSubscription Read(SqliteDataReader reader) => new(
-        reader.GetString(0),
-        reader.GetString(1),
-        reader.GetString(2),
-        Parse(reader.GetString(3)),
-        Parse(reader.GetString(4)),
-        new DeliveryStatus(reader.GetInt64(5), reader.GetInt64(6), ReadTime(reader, 7), ReadTime(reader, 8), ReadTime(reader, 9)));
 }

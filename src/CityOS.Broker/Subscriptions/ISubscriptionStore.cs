@@ -69,3 +69,29 @@ public interface ISubscriptionStore
     /// </summary>
     Task<bool> ClaimPeriodicAsync(string tenant, string id, DateTimeOffset now, DateTimeOffset notAfter, CancellationToken cancellationToken);
 }
+
+/// <summary>The one row layout every store reads subscriptions in, so the stores cannot drift apart.</summary>
+public static class StoredSubscriptionRow
+{
+    /// <summary>The columns to select, in the order <see cref="Read"/> expects (times as ISO 8601 text).</summary>
+    public const string Columns = "tenant, id, doc, created_at, modified_at, times_sent, times_failed, last_notification, last_success, last_failure";
+
+    /// <summary>The subscription of the reader's current row, selected as <see cref="Columns"/>.</summary>
+    public static StoredSubscription Read(System.Data.Common.DbDataReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return new StoredSubscription(
+            reader.GetString(0),
+            reader.GetString(1),
+            reader.GetString(2),
+            Parse(reader.GetString(3)),
+            Parse(reader.GetString(4)),
+            new DeliveryStatus(reader.GetInt64(5), reader.GetInt64(6), TimeOf(reader, 7), TimeOf(reader, 8), TimeOf(reader, 9)));
+    }
+
+    private static DateTimeOffset? TimeOf(System.Data.Common.DbDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : Parse(reader.GetString(ordinal));
+
+    private static DateTimeOffset Parse(string text) =>
+        DateTimeOffset.Parse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind);
+}
